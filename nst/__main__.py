@@ -1,0 +1,5 @@
+import sys
+
+from nst.cli import main
+
+sys.exit(main())

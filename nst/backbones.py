@@ -1,0 +1,156 @@
+"""Backbone networks and their named feature layers.
+
+Every backbone exposes six feature layers, numbered 1..6 from shallow to deep. The experiments use
+this numbering: "content layer N" is entry N, "style layers up to N" are entries 1..N.
+The defaults (content 4, style up to 6) are the seed experiments' numbering; for VGG they are the
+layer list of the classic implementation (relu1_1, relu2_1, relu3_1, relu4_1, relu4_2, relu5_1).
+Gatys et al. (2016) used conv4_2 for content (our entry 5) and conv1_1..conv5_1 for style.
+
+| backbone        | 1        | 2       | 3        | 4        | 5        | 6        |
+|-----------------|----------|---------|----------|----------|----------|----------|
+| vgg19           | relu1_1  | relu2_1 | relu3_1  | relu4_1  | relu4_2  | relu5_1  |
+| vgg16           | relu1_1  | relu2_1 | relu3_1  | relu4_1  | relu4_2  | relu5_1  |
+| resnet50        | stem relu| layer1  | layer2.0 | layer2   | layer3   | layer4   |
+| inception_v3    | Conv2d_1a| Conv2d_2b| Conv2d_4a| Mixed_5d | Mixed_6e | Mixed_7c |
+| efficientnet_lite0 | see nst/efficientnet_lite0.py (FEATURE_NODES)                |
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+import torchvision
+from torch import nn
+from torchvision.models.feature_extraction import create_feature_extractor
+
+# torchvision's ImageNet input normalisation (RGB in [0, 1]); the optimised image lives in this space.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+DEFAULT_CONTENT_LAYER = 4  # seed experiments: "content layer 4 (default)"
+DEFAULT_STYLE_LAYERS = 6  # seed experiments: "style layers up to 6 (default)"
+
+
+@dataclass(frozen=True)
+class Backbone:
+    name: str
+    # torchvision graph-node names of feature layers 1..6 (what create_feature_extractor takes)
+    nodes: tuple[str, ...]
+    # human names of the same layers, for tables, grids and sidecars
+    layer_names: tuple[str, ...]
+    build: Callable[[], nn.Module]  # the architecture, randomly initialised from torch's global RNG
+    # torchvision's registered name, for its IMAGENET1K_V1 weights (None: not a torchvision model)
+    torchvision_name: str | None = None
+    min_height: int = 16  # smallest input whose deepest feature map is still non-empty
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.nodes)
+
+
+def _vgg(name: str, nodes: tuple[str, ...]) -> Backbone:
+    return Backbone(
+        name=name,
+        nodes=nodes,
+        layer_names=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"),
+        build=lambda: getattr(torchvision.models, name)(weights=None),
+        torchvision_name=name,
+    )
+
+
+def _efficientnet_lite0() -> Backbone:
+    from nst import efficientnet_lite0 as eff
+
+    return Backbone(
+        name="efficientnet_lite0",
+        nodes=tuple(eff.FEATURE_NODES),
+        layer_names=tuple(eff.FEATURE_NODES),
+        build=eff.build_efficientnet_lite0,
+        mean=tuple(eff.INPUT_MEAN),
+        std=tuple(eff.INPUT_STD),
+    )
+
+
+BACKBONES: dict[str, Backbone] = {
+    # indices into torchvision's vgg.features: the ReLU after each named conv
+    "vgg19": _vgg("vgg19", ("features.1", "features.6", "features.11", "features.20", "features.22", "features.29")),
+    "vgg16": _vgg("vgg16", ("features.1", "features.6", "features.11", "features.18", "features.20", "features.25")),
+    "resnet50": Backbone(
+        name="resnet50",
+        nodes=("relu", "layer1", "layer2.0", "layer2", "layer3", "layer4"),
+        layer_names=("relu (stride 2)", "layer1 (4)", "layer2.0 (8)", "layer2 (8)", "layer3 (16)", "layer4 (32)"),
+        build=lambda: torchvision.models.resnet50(weights=None),
+        torchvision_name="resnet50",
+    ),
+    "inception_v3": Backbone(
+        name="inception_v3",
+        nodes=("Conv2d_1a_3x3", "Conv2d_2b_3x3", "Conv2d_4a_3x3", "Mixed_5d", "Mixed_6e", "Mixed_7c"),
+        layer_names=("Conv2d_1a_3x3", "Conv2d_2b_3x3", "Conv2d_4a_3x3", "Mixed_5d", "Mixed_6e", "Mixed_7c"),
+        # transform_input: torchvision's ImageNet weights were ported from TF and expect [-1, 1]
+        # input; the model maps our ImageNet-normalised input there itself.
+        build=lambda: torchvision.models.inception_v3(
+            weights=None, aux_logits=True, init_weights=True, transform_input=True
+        ),
+        torchvision_name="inception_v3",
+        min_height=75,  # torchvision: inception_v3 needs inputs of at least 75x75
+    ),
+}
+
+
+def _register_optional() -> None:
+    try:
+        BACKBONES["efficientnet_lite0"] = _efficientnet_lite0()
+    except ImportError:  # module not present in this checkout
+        pass
+
+
+_register_optional()
+
+
+def get_backbone(name: str) -> Backbone:
+    from nst.errors import NSTInputError
+
+    try:
+        return BACKBONES[name]
+    except KeyError:
+        raise NSTInputError(f"unknown backbone (--model) {name!r}; choose one of {', '.join(BACKBONES)}") from None
+
+
+class FeatureExtractor(nn.Module):
+    """The backbone cut after the deepest layer a run needs; returns {layer number: feature map}.
+
+    The parameters are frozen (requires_grad False): only the image is optimised.
+    `gain` multiplies every feature map; see nst.weights for why it exists.
+    """
+
+    def __init__(self, backbone: Backbone, network: nn.Module, layers: list[int], gain: float = 1.0):
+        super().__init__()
+        for module in network.modules():  # an in-place ReLU would overwrite a tapped conv output
+            if isinstance(module, nn.ReLU):
+                module.inplace = False
+        network.eval().requires_grad_(False)
+        self.layers = sorted(set(layers))
+        nodes = {backbone.nodes[i - 1]: str(i) for i in self.layers}
+        # create_feature_extractor drops everything after the deepest requested node
+        self.body = create_feature_extractor(network, return_nodes=nodes).eval().requires_grad_(False)
+        self.gain = gain
+        # The optimised image is ImageNet-normalised; a backbone trained with another normalisation
+        # gets an exact affine re-mapping (identity for torchvision's models).
+        imagenet_mean, imagenet_std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
+        mean, std = torch.tensor(backbone.mean), torch.tensor(backbone.std)
+        self.renormalise = backbone.mean != IMAGENET_MEAN or backbone.std != IMAGENET_STD
+        self.register_buffer("scale", (imagenet_std / std).view(1, 3, 1, 1))
+        self.register_buffer("shift", ((imagenet_mean - mean) / std).view(1, 3, 1, 1))
+
+    def forward(self, image: torch.Tensor) -> dict[int, torch.Tensor]:
+        """`image` is in the optimisation space: ImageNet-normalised RGB (see nst.images)."""
+        if self.renormalise:
+            image = image * self.scale + self.shift
+        features = self.body(image)
+        if self.gain != 1.0:
+            features = {k: v * self.gain for k, v in features.items()}
+        return {int(k): v for k, v in features.items()}

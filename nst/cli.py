@@ -1,0 +1,156 @@
+"""Command line: `nst stylize`, `nst classic` (the classic neural_style_transfer.py flags), `nst layers`.
+
+Every default shown here is read from stylize()'s signature; none is repeated.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from nst.backbones import BACKBONES
+from nst.errors import NSTError, NSTInterrupted, NSTNumericalError
+from nst.naming import classic_output_name
+from nst.stylize import INIT_METHODS, OPTIMIZERS, check_run, parameter_defaults, stylize
+from nst.weights import WEIGHT_SOURCES
+
+DEFAULTS = parameter_defaults()
+HELP = {
+    "model": f"backbone: {', '.join(BACKBONES)}",
+    "weights": f"{', '.join(WEIGHT_SOURCES)} or a state-dict file ('random' is for tests only)",
+    "init_method": f"initial image: {', '.join(INIT_METHODS)}",
+    "optimizer": ", ".join(OPTIMIZERS),
+    "content_layer": "feature layer 1..6 for content (see `nst layers`)",
+    "style_layers": "use feature layers 1..N for style",
+    "learning_rate": "step size (default: 1 for lbfgs, 10 grey levels for adam)",
+    "height": "output height in pixels (width keeps the content's aspect)",
+    "device": "auto, cpu, cuda, cuda:N",
+    "checkpoint_every": "save resumable state every N iterations (0: only on SIGTERM/SIGINT)",
+}
+TYPES = {"learning_rate": float, "threads": int}
+
+
+def _add_run_options(parser: argparse.ArgumentParser, style: str) -> None:
+    """One option per stylize() keyword; style 'dash' (--init-method) or 'classic' (--init_method)."""
+    for name, default in DEFAULTS.items():
+        if name == "progress":
+            parser.add_argument("--no-progress" if style == "dash" else "--no_progress", dest="progress",
+                                action="store_false", help="no progress bar")  # fmt: skip
+            continue
+        flag = "--" + (name.replace("_", "-") if style == "dash" else name)
+        kind = TYPES.get(name, type(default) if default is not None else str)
+        choices = {"init_method": INIT_METHODS, "optimizer": OPTIMIZERS}.get(name)
+        parser.add_argument(flag, dest=name, type=kind, default=default, choices=choices,
+                            help=f"{HELP.get(name, '')} (default: {default})".strip())  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nst", description="Gatys et al. neural style transfer")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("stylize", help="stylise one content image with one style image")
+    run.add_argument("--content", required=True, type=Path, help="content image")
+    run.add_argument("--style", required=True, type=Path, help="style image")
+    run.add_argument("--out", required=True, type=Path, help="output folder")
+    run.add_argument("--format", choices=("png", "jpg"), default="png", help="image format (default: png)")
+    _add_run_options(run, "dash")
+
+    classic = sub.add_parser("classic", help="the classic neural_style_transfer.py interface")
+    add_classic_arguments(classic)
+
+    layers = sub.add_parser("layers", help="print each backbone's feature layers 1..6")
+    layers.add_argument("--model", choices=list(BACKBONES), help="only this backbone")
+    return parser
+
+
+def add_classic_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--content_img_name", required=True, help="file in --content_images_dir, or a path")
+    parser.add_argument("--style_img_name", required=True, help="file in --style_images_dir, or a path")
+    parser.add_argument("--content_images_dir", type=Path, default=Path("data/content"))
+    parser.add_argument("--style_images_dir", type=Path, default=Path("data/style"))
+    parser.add_argument("--output_dir", type=Path, default=Path("results/classic"),
+                        help="results go to <output_dir>/combined_<content>_<style>/")  # fmt: skip
+    _add_run_options(parser, "classic")
+    # classic: -1 means "the default layer(s)"
+    parser.set_defaults(content_layer=-1, style_layers=-1)
+
+
+def _resolve(folder: Path, name: str) -> Path:
+    path = Path(name)
+    return path if path.is_absolute() or path.exists() else folder / name
+
+
+def _run(kwargs: dict, content: Path, style: Path, folder: Path, suffix: str, cl_flag: int, sl_flag: int) -> int:
+    params = check_run(content, style, **kwargs)
+    out = folder / classic_output_name(content, style, params, suffix, cl_flag, sl_flag)
+    result = stylize(content, style, out, **kwargs)
+    losses = result.record["final_losses"]
+    print(f"wrote {result.image} (+ {result.sidecar.name}); weights: {result.record['weights']['label']}; "
+          f"final content {losses['content']:.4g}, style {losses['style']:.4g}, tv {losses['tv']:.4g}")  # fmt: skip
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "layers":
+        print_layers(args.model)
+        return 0
+    if args.command == "classic":
+        return _classic(args)
+    kwargs = {name: getattr(args, name) for name in DEFAULTS}
+    return _guarded(lambda: _run(kwargs, args.content, args.style, args.out, "." + args.format,
+                                 args.content_layer, args.style_layers))  # fmt: skip
+
+
+def _classic(args) -> int:
+    kwargs = {name: getattr(args, name) for name in DEFAULTS}
+    for name in ("content_layer", "style_layers"):
+        if kwargs[name] == -1:
+            kwargs[name] = DEFAULTS[name]
+    content = _resolve(args.content_images_dir, args.content_img_name)
+    style = _resolve(args.style_images_dir, args.style_img_name)
+    folder = args.output_dir / f"combined_{content.stem}_{style.stem}"
+    return _guarded(lambda: _run(kwargs, content, style, folder, ".jpg", args.content_layer, args.style_layers))
+
+
+def _guarded(action) -> int:
+    """NSTError -> one clear line on stderr and a distinct exit code."""
+    try:
+        return action()
+    except NSTInterrupted as error:
+        print(f"nst: {error}", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    except NSTNumericalError as error:
+        print(f"nst: error: {error}", file=sys.stderr)
+        return 3
+    except NSTError as error:
+        print(f"nst: error: {error}", file=sys.stderr)
+        return 2
+
+
+def print_layers(only: str | None = None) -> None:
+    from nst.backbones import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS
+
+    for name, backbone in BACKBONES.items():
+        if only and name != only:
+            continue
+        print(f"{name}:")
+        for number, (layer, node) in enumerate(zip(backbone.layer_names, backbone.nodes), 1):
+            marks = []
+            if number == DEFAULT_CONTENT_LAYER:
+                marks.append("default content")
+            if number <= DEFAULT_STYLE_LAYERS:
+                marks.append("default style")
+            print(f"  {number}  {layer:<18} node {node:<22} {', '.join(marks)}")
+
+
+def classic_main(argv: list[str] | None = None) -> int:
+    """Entry point of neural_style_transfer.py / nst-classic: the classic flags, no subcommand."""
+    parser = argparse.ArgumentParser(prog="neural_style_transfer.py", description="classic NST interface")
+    add_classic_arguments(parser)
+    return _classic(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

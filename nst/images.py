@@ -1,0 +1,94 @@
+"""Image I/O and the image space the optimisation works in.
+
+The optimised image is an ImageNet-normalised RGB tensor, x = (rgb - mean) / std with rgb in [0, 1]
+(torchvision's input space), shape (1, 3, H, W). In this space "gaussian" init is N(0, 1) and
+"uniform" init is U[-1, 1]; both then cover roughly the range of natural images.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
+
+from nst.backbones import IMAGENET_MEAN, IMAGENET_STD
+from nst.errors import NSTInputError
+
+_MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+_STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+
+
+def open_rgb(path: Path, what: str) -> Image.Image:
+    """Open and decode an image, or raise NSTInputError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise NSTInputError(f"{what} image not found: {path}")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise NSTInputError(f"{what} image {path} is not a readable image: {error}") from None
+
+
+def scaled_size(size: tuple[int, int], height: int) -> tuple[int, int]:
+    """(width, height) for `height` rows, keeping the aspect ratio."""
+    width = max(1, round(size[0] * height / size[1]))
+    return width, height
+
+
+def to_tensor(image: Image.Image, size: tuple[int, int]) -> torch.Tensor:
+    """PIL image -> normalised (1, 3, H, W) tensor at `size` (width, height)."""
+    image = image.resize(size, Image.Resampling.BICUBIC)
+    rgb = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
+    rgb = rgb.view(size[1], size[0], 3).permute(2, 0, 1).unsqueeze(0).float() / 255.0
+    return ((rgb - _MEAN) / _STD).contiguous()
+
+
+def to_rgb_uint8(image: torch.Tensor) -> torch.Tensor:
+    """Normalised tensor -> (H, W, 3) uint8, clamped to the displayable range."""
+    rgb = (image.detach().cpu() * _STD + _MEAN).clamp(0.0, 1.0)
+    return (rgb[0].permute(1, 2, 0) * 255.0).round().to(torch.uint8)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same folder + rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def encode_image(image: torch.Tensor, path: Path, description: str) -> bytes:
+    """Encode for `path`'s format (PNG or JPEG), with `description` embedded as metadata."""
+    import io
+
+    pil = Image.fromarray(to_rgb_uint8(image).numpy())
+    buffer = io.BytesIO()
+    suffix = Path(path).suffix.lower()
+    if suffix == ".png":
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Description", description)
+        pil.save(buffer, format="PNG", pnginfo=info)
+    elif suffix in (".jpg", ".jpeg"):
+        pil.save(buffer, format="JPEG", quality=95, comment=description.encode())
+    else:
+        raise NSTInputError(f"output {path}: unsupported image format {suffix!r} (use .png or .jpg)")
+    return buffer.getvalue()
+
+
+def read_description(path: Path) -> str:
+    """The provenance text embedded by encode_image."""
+    with Image.open(path) as image:
+        text = image.info.get("Description") or image.info.get("comment") or b""
+    return text.decode() if isinstance(text, bytes) else text

@@ -1,0 +1,57 @@
+"""Gatys et al. (2016) losses as small modules holding their targets (computed once per run).
+
+Normalisations follow the classic PyTorch implementation whose loss weights we reuse:
+content = mean squared error of feature maps; style = summed squared error of Gram matrices
+(each Gram divided by C*H*W), averaged over style layers; total variation = summed absolute
+differences of neighbouring pixels, measured in 0-255 grey levels.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nst.backbones import IMAGENET_STD
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, C) feature correlations, divided by C*H*W."""
+    b, c, h, w = features.shape
+    flat = features.reshape(b, c, h * w)
+    return flat @ flat.transpose(1, 2) / (c * h * w)
+
+
+class ContentLoss(nn.Module):
+    def __init__(self, target: torch.Tensor):
+        super().__init__()
+        self.register_buffer("target", target.detach())
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.mse_loss(features, self.target)
+
+
+class StyleLoss(nn.Module):
+    def __init__(self, targets: dict[int, torch.Tensor]):
+        super().__init__()
+        self.layers = sorted(targets)
+        for layer in self.layers:
+            self.register_buffer(f"gram_{layer}", gram_matrix(targets[layer]).detach())
+
+    def forward(self, features: dict[int, torch.Tensor]) -> torch.Tensor:
+        total = sum(
+            torch.nn.functional.mse_loss(gram_matrix(features[layer]), getattr(self, f"gram_{layer}"), reduction="sum")
+            for layer in self.layers
+        )
+        return total / len(self.layers)
+
+
+class TVLoss(nn.Module):
+    def __init__(self):
+        super().__init__()
+        # image is ImageNet-normalised; scale differences back to 0-255 grey levels
+        self.register_buffer("to_grey_levels", 255.0 * torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        pixels = image * self.to_grey_levels
+        return (pixels[..., :, 1:] - pixels[..., :, :-1]).abs().sum() + (
+            pixels[..., 1:, :] - pixels[..., :-1, :]
+        ).abs().sum()
