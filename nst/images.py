@@ -59,6 +59,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(handle, 0o666 & ~_umask())  # mkstemp makes 0600; results are shared, use the umask
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()
@@ -67,6 +68,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    umask = os.umask(0o022)  # reading it means setting it; put it back at once
+    os.umask(umask)
+    return umask
 
 
 def encode_image(image: torch.Tensor, path: Path, description: str) -> bytes:

@@ -248,9 +248,13 @@ def _run(params, content_path, style_path, out, backbone, dev, checkpoint_every,
         image = _initial_image(params["init_method"], content, style_pil, params["seed"]).to(dev).requires_grad_(True)
 
     if params["optimizer"] == "lbfgs":
-        # one iteration per step() call so iterations are counted exactly and can be checkpointed;
-        # no line search: each iteration costs exactly one forward + backward
-        opt = torch.optim.LBFGS([image], lr=params["learning_rate"], max_iter=1, history_size=100)
+        # Strong-Wolfe line search, as the classic implementation: without it L-BFGS diverges at
+        # these loss scales. One iteration per step() call, so iterations are counted exactly and
+        # state can be checkpointed between them.
+        # max_eval: torch derives it from max_iter (1*5//4 = 1), which would leave the line search
+        # no trials; give it torch's usual 25.
+        opt = torch.optim.LBFGS([image], lr=params["learning_rate"], max_iter=1, max_eval=1 + 25,
+                                history_size=100, line_search_fn="strong_wolfe")  # fmt: skip
     else:
         opt = torch.optim.Adam([image], lr=params["learning_rate"])
     history: list[dict] = []
@@ -272,19 +276,55 @@ def _run(params, content_path, style_path, out, backbone, dev, checkpoint_every,
         parts["total"] = weights[0] * parts["content"] + weights[1] * parts["style"] + weights[2] * parts["tv"]
         return parts
 
-    last: dict[str, torch.Tensor] = {}
+    # L-BFGS sees the objective divided by its value at the initial image. The method is scale-free
+    # but torch's implementation is not: its first step is 1/|g|_1 and its tolerances are absolute,
+    # so at these loss scales (~1e15) the first step is ~1e-16 and the curvature estimate useless.
+    # Saved in checkpoints: a resumed run continues with the same constant.
+    objective_scale = 1.0
+    if params["optimizer"] == "lbfgs":
+        if checkpoint:
+            objective_scale = checkpoint["objective_scale"]
+        else:
+            with torch.no_grad():
+                initial_total = losses(image)["total"].item()
+            if math.isfinite(initial_total) and initial_total > 0:
+                objective_scale = 1.0 / initial_total
 
-    def closure():
+    last: dict[str, torch.Tensor] = {}
+    # step() starts by evaluating the point the previous step's line search already evaluated and
+    # accepted; replaying that evaluation (same image bits -> same loss and gradient) keeps an
+    # iteration at one forward + backward per line-search trial instead of one more.
+    recent: list[tuple[torch.Tensor, torch.Tensor, dict]] = []
+
+    def evaluate() -> dict[str, torch.Tensor]:
+        for seen_image, seen_grad, seen_parts in recent:
+            if torch.equal(seen_image, image.detach()):
+                image.grad = seen_grad.clone()
+                return seen_parts
         opt.zero_grad(set_to_none=True)
         parts = losses(image)
-        parts["total"].backward()
-        last.update({name: value.detach() for name, value in parts.items()})
-        return parts["total"]
+        (parts["total"] * objective_scale).backward()
+        parts = {name: value.detach() for name, value in parts.items()}
+        recent.insert(0, (image.detach().clone(), image.grad.clone(), parts))
+        del recent[4:]  # the line search returns one of its last few trial points
+        return parts
+
+    def closure():
+        parts = evaluate()
+        if not last:  # the first evaluation of a step is at the current (accepted) image
+            last.update(parts)
+        if not torch.isfinite(parts["total"]):
+            # An overflowing line-search trial: report it as a very bad point with no slope, so
+            # the search backs off (torch's strong-Wolfe search cannot recover from inf/NaN).
+            # A non-finite loss at an accepted image is still an error (checked below).
+            image.grad = torch.zeros_like(image)
+            return torch.tensor(torch.finfo(torch.float32).max, dtype=torch.float64)
+        return parts["total"] * objective_scale
 
     def save_checkpoint(iteration: int):
         state = {
             "format": 1, "fingerprint": fingerprint, "iteration": iteration, "image": image.detach().cpu(),
-            "optimizer": opt.state_dict(), "history": history,
+            "optimizer": opt.state_dict(), "history": history, "objective_scale": objective_scale,
             "elapsed_s": elapsed_before + time.perf_counter() - loop_started,
         }  # fmt: skip
         buffer = __import__("io").BytesIO()
@@ -300,6 +340,7 @@ def _run(params, content_path, style_path, out, backbone, dev, checkpoint_every,
         try:
             while iteration < params["iterations"]:
                 n_iter_before = opt.state[image].get("n_iter", 0) if params["optimizer"] == "lbfgs" else None
+                last.clear()
                 opt.step(closure)
                 record = {name: value.item() for name, value in last.items()}
                 if not all(math.isfinite(v) for v in record.values()):

@@ -1,0 +1,28 @@
+# nst-pipeline: experiment matrix -> one stylize job per run -> a grid per experiment and pair -> report.
+#   snakemake --cores 1 --resources gpu=1                              (config.yaml, reference scale)
+#   snakemake --cores 2 --resources gpu=1 --configfile config/demo.yaml  (CPU demo)
+#   snakemake --profile profiles/slurm                                 (SLURM cluster)
+import os
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+# beside this Snakefile, so `--directory elsewhere` keeps the project's config (and data paths)
+configfile: os.path.join(workflow.basedir, "config.yaml")
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/stylize.smk"
+include: "workflow/rules/grids.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        "results/report.html",
+    default_target: True

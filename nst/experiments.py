@@ -1,0 +1,120 @@
+"""The experiment matrix: config.yaml -> one run per unique parameter set, grouped for grids.
+
+Pure Python (no Snakemake), so every piece is testable on its own; workflow/rules/common.smk calls
+plan_experiments() once at parse time. Each run's output path is derived from all parameters that
+determine its result (nst.naming.run_id), so a run shared by several experiments - the all-defaults
+run, say - is one job, computed once.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nst.errors import NSTInputError
+from nst.naming import run_id
+from nst.stylize import RESULT_PARAMETERS, check_run
+
+PAIR_SEPARATOR = "__"
+
+
+class ConfigError(NSTInputError):
+    """The pipeline configuration is unusable; the message names the key or file."""
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str  # "<content>__<style>/<run_id>": the output path stem below results/runs/
+    content: str
+    style: str
+    params: dict  # result-determining stylize() parameters, resolved
+
+
+@dataclass
+class Experiment:
+    name: str
+    claim: str
+    varied: list[str]
+    pairs: list[str]
+    # per pair: [{"run", "label", "row", "varied_values"}] in grid order
+    runs: dict[str, list[dict]] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    runs: dict[str, Run]
+    experiments: dict[str, Experiment]
+
+
+def _image_paths(config: dict, kind: str, base_dir: Path) -> dict[str, str]:
+    paths = {}
+    for name, path in config["images"][kind].items():
+        if PAIR_SEPARATOR in name or "/" in name:
+            raise ConfigError(f"config images.{kind}.{name}: image names may not contain '/' or '{PAIR_SEPARATOR}'")
+        resolved = Path(path) if Path(path).is_absolute() else base_dir / path
+        if not resolved.is_file():
+            raise ConfigError(f"config images.{kind}.{name}: image file not found: {resolved}")
+        paths[name] = str(resolved)
+    return paths
+
+
+def _pairs(pairs: list, where: str, contents: dict, styles: dict) -> list[tuple[str, str]]:
+    result = []
+    for index, (content, style) in enumerate(pairs):
+        if content not in contents:
+            raise ConfigError(f"config {where}[{index}]: unknown content image {content!r} (not in images.content)")
+        if style not in styles:
+            raise ConfigError(f"config {where}[{index}]: unknown style image {style!r} (not in images.style)")
+        result.append((content, style))
+    return result
+
+
+def _label(values: dict) -> str:
+    return ", ".join(f"{key} = {value}" for key, value in values.items())
+
+
+def plan_experiments(config: dict, base_dir: Path) -> Plan:
+    """Expand and check every run of the configured experiments; raises ConfigError naming the key.
+
+    `config` has passed the JSON schema (workflow/schemas/config.schema.yaml); this adds the checks
+    that need the engine: images readable, backbone/weights known, layer indices in range, ...
+    """
+    contents = _image_paths(config, "content", base_dir)
+    styles = _image_paths(config, "style", base_dir)
+    default_pairs = _pairs(config["pairs"], "pairs", contents, styles)
+    defaults = dict(config.get("defaults") or {})
+    selected = config.get("run_experiments") or list(config["experiments"])
+    for name in selected:
+        if name not in config["experiments"]:
+            raise ConfigError(f"config run_experiments: no experiment named {name!r}")
+
+    runs: dict[str, Run] = {}
+    experiments: dict[str, Experiment] = {}
+    checked: dict[tuple, dict] = {}
+    for name in selected:
+        spec = config["experiments"][name]
+        where = f"experiments.{name}"
+        pairs = _pairs(spec["pairs"], f"{where}.pairs", contents, styles) if spec.get("pairs") else default_pairs
+        varied = list(dict.fromkeys(key for sweep in spec["sweeps"] for key in sweep["vary"]))
+        experiment = Experiment(name, spec.get("claim", "").strip(), varied, [f"{c}{PAIR_SEPARATOR}{s}" for c, s in pairs])
+        for content, style in pairs:
+            pair = f"{content}{PAIR_SEPARATOR}{style}"
+            entries = experiment.runs.setdefault(pair, [])
+            for row, sweep in enumerate(spec["sweeps"]):
+                keys = list(sweep["vary"])
+                for values in itertools.product(*(sweep["vary"][key] for key in keys)):
+                    varied_values = dict(zip(keys, values))
+                    params = defaults | (sweep.get("set") or {}) | varied_values
+                    key = (content, style, tuple(sorted((k, repr(v)) for k, v in params.items())))
+                    if key not in checked:
+                        try:
+                            checked[key] = check_run(contents[content], styles[style], **params)
+                        except NSTInputError as error:
+                            raise ConfigError(f"config {where}.sweeps[{row}] ({_label(varied_values)}): {error}") from None
+                    resolved = {k: checked[key][k] for k in RESULT_PARAMETERS}
+                    run_name = f"{pair}/{run_id(resolved)}"
+                    runs.setdefault(run_name, Run(run_name, contents[content], styles[style], resolved))
+                    entries.append({"run": run_name, "label": _label(varied_values), "row": row,
+                                    "varied_values": varied_values})  # fmt: skip
+        experiments[name] = experiment
+    return Plan(runs, experiments)
