@@ -47,6 +47,7 @@ def write_config(path: Path, base: Path = REPO / "tests/configs/tiny.yaml", **ch
 
 def copy_workflow(target: Path) -> Path:
     """A copy of the workflow and engine (to edit the engine's code without touching the repo)."""
+    target.mkdir(parents=True, exist_ok=True)
     for name in ("Snakefile", "config.yaml", "workflow", "nst", "data", "envs", "profiles"):
         source = REPO / name
         if source.is_dir():
