@@ -20,9 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
-import torchvision
 from torch import nn
-from torchvision.models.feature_extraction import create_feature_extractor
 
 # torchvision's ImageNet input normalisation (RGB in [0, 1]); the optimised image lives in this space.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -52,12 +50,20 @@ class Backbone:
         return len(self.nodes)
 
 
+def _models():
+    """torchvision.models, imported on first use: importing torchvision costs ~2.5 s (it loads
+    torch._dynamo), which input checks, `nst layers` and the pipeline's planning do not need."""
+    import torchvision
+
+    return torchvision.models
+
+
 def _vgg(name: str, nodes: tuple[str, ...]) -> Backbone:
     return Backbone(
         name=name,
         nodes=nodes,
         layer_names=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"),
-        build=lambda: getattr(torchvision.models, name)(weights=None),
+        build=lambda: getattr(_models(), name)(weights=None),
         torchvision_name=name,
     )
 
@@ -83,7 +89,7 @@ BACKBONES: dict[str, Backbone] = {
         name="resnet50",
         nodes=("relu", "layer1", "layer2.0", "layer2", "layer3", "layer4"),
         layer_names=("relu (stride 2)", "layer1 (4)", "layer2.0 (8)", "layer2 (8)", "layer3 (16)", "layer4 (32)"),
-        build=lambda: torchvision.models.resnet50(weights=None),
+        build=lambda: _models().resnet50(weights=None),
         torchvision_name="resnet50",
     ),
     "inception_v3": Backbone(
@@ -92,7 +98,7 @@ BACKBONES: dict[str, Backbone] = {
         layer_names=("Conv2d_1a_3x3", "Conv2d_2b_3x3", "Conv2d_4a_3x3", "Mixed_5d", "Mixed_6e", "Mixed_7c"),
         # transform_input: torchvision's ImageNet weights were ported from TF and expect [-1, 1]
         # input; the model maps our ImageNet-normalised input there itself.
-        build=lambda: torchvision.models.inception_v3(
+        build=lambda: _models().inception_v3(
             weights=None, aux_logits=True, init_weights=True, transform_input=True
         ),
         torchvision_name="inception_v3",
@@ -128,6 +134,8 @@ class FeatureExtractor(nn.Module):
     """
 
     def __init__(self, backbone: Backbone, network: nn.Module, layers: list[int], gain: float = 1.0):
+        from torchvision.models.feature_extraction import create_feature_extractor
+
         super().__init__()
         for module in network.modules():  # an in-place ReLU would overwrite a tapped conv output
             if isinstance(module, nn.ReLU):

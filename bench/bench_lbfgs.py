@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""How close is one L-BFGS iteration of nst.stylize() to the bare cost of its network?
+
+    .venv/bin/python bench/bench_lbfgs.py --height 256 --iterations 20 --repeats 3
+
+Measures, each in a fresh process (so peak RSS is per measurement), on CPU with all cores:
+  (a) floor: one forward + backward of the same cut VGG19 (FeatureExtractor, layers 1..6) on a leaf
+      image tensor, the run's weighted losses summed - what one loss evaluation cannot go below;
+  (b) nst.stylize() with L-BFGS: time per iteration (sidecar time_per_iteration_s, and the median of
+      the timed optimizer.step() calls), plus how many loss evaluations (backward passes) it made;
+  (c) the same for Adam.
+Prints a markdown table. The CPU may be shared with other jobs: every figure is a median.
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTENT = ROOT / "data/content/chelsea.jpg"
+STYLE = ROOT / "data/style/starry_night.jpg"
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def floor_job(height: int, iterations: int, threads: int, queue) -> None:
+    import torch
+
+    from nst import images
+    from nst.backbones import get_backbone, FeatureExtractor
+    from nst.losses import ContentLoss, StyleLoss, TVLoss
+    from nst.stylize import parameter_defaults
+    from nst.weights import load_network
+
+    torch.set_num_threads(threads)
+    defaults = parameter_defaults()
+    backbone = get_backbone("vgg19")
+    network, identity = load_network(backbone, "bundled")
+    extractor = FeatureExtractor(backbone, network, list(range(1, 7)), gain=identity.feature_gain)
+    content_pil, style_pil = images.open_rgb(CONTENT, "content"), images.open_rgb(STYLE, "style")
+    size = images.scaled_size(content_pil.size, height)
+    content = images.to_tensor(content_pil, size)
+    style = images.to_tensor(style_pil, images.scaled_size(style_pil.size, height))
+    with torch.no_grad():
+        content_loss = ContentLoss(extractor(content)[defaults["content_layer"]])
+        style_loss = StyleLoss({i: f for i, f in extractor(style).items() if i <= defaults["style_layers"]})
+    tv_loss = TVLoss()
+    cw, sw, tw = defaults["content_weight"], defaults["style_weight"], defaults["tv_weight"]
+    image = torch.randn(content.shape, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+
+    def once() -> float:
+        started = time.perf_counter()
+        image.grad = None
+        features = extractor(image)
+        total = cw * content_loss(features[defaults["content_layer"]]) + sw * style_loss(features) + tw * tv_loss(image)
+        total.backward()
+        return time.perf_counter() - started
+
+    for _ in range(2):  # warm-up (oneDNN primitives, allocator)
+        once()
+    times = [once() for _ in range(iterations)]
+    queue.put({"size": size, "times": times, "peak_mb": _peak_rss_mb()})
+
+
+def stylize_job(height: int, iterations: int, threads: int, optimizer: str, queue) -> None:
+    import torch
+
+    import nst.stylize  # noqa: F401
+
+    engine = sys.modules["nst.stylize"]
+    step_times: list[float] = []
+    step_evaluations: list[int] = []
+    backward_calls = [0]
+    opt_class = torch.optim.LBFGS if optimizer == "lbfgs" else torch.optim.Adam
+    original_step, original_backward = opt_class.step, torch.Tensor.backward
+
+    def timed_step(self, *args, **kwargs):
+        started, calls_before = time.perf_counter(), backward_calls[0]
+        result = original_step(self, *args, **kwargs)
+        step_times.append(time.perf_counter() - started)
+        step_evaluations.append(backward_calls[0] - calls_before)
+        return result
+
+    def counted_backward(self, *args, **kwargs):
+        backward_calls[0] += 1
+        return original_backward(self, *args, **kwargs)
+
+    opt_class.step, torch.Tensor.backward = timed_step, counted_backward
+    with tempfile.TemporaryDirectory() as tmp:
+        result = engine.stylize(CONTENT, STYLE, Path(tmp) / "bench.png", weights="bundled", height=height,
+                                iterations=iterations, optimizer=optimizer, threads=threads, progress=False,
+                                device="cpu")  # fmt: skip
+    record = result.record
+    queue.put({
+        "size": (record["size"]["width"], record["size"]["height"]),
+        "sidecar_per_iteration": record["time_per_iteration_s"],
+        "step_times": step_times,
+        "iterations": record["iterations_done"],
+        "evaluations": backward_calls[0],
+        "step_evaluations": step_evaluations,
+        "peak_mb": record["peak_memory_mb"],
+        "torch_threads": record["torch_threads"],
+    })  # fmt: skip
+
+
+def in_fresh_process(target, *args):
+    context = mp.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=target, args=(*args, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    if process.exitcode != 0:
+        raise SystemExit(f"{target.__name__} failed with exit code {process.exitcode}")
+    return result
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--height", type=int, default=256)
+    parser.add_argument("--iterations", type=int, default=20, help="iterations per stylize run (>= 20)")
+    parser.add_argument("--repeats", type=int, default=3, help="fresh-process repeats of every measurement")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
+    parser.add_argument("--no-adam", action="store_true", help="skip the Adam runs")
+    args = parser.parse_args()
+
+    import torch
+
+    floors, lbfgs, adam = [], [], []
+    for repeat in range(args.repeats):
+        floors.append(in_fresh_process(floor_job, args.height, args.iterations, args.threads))
+        lbfgs.append(in_fresh_process(stylize_job, args.height, args.iterations, args.threads, "lbfgs"))
+        if not args.no_adam:
+            adam.append(in_fresh_process(stylize_job, args.height, args.iterations, args.threads, "adam"))
+        print(f"repeat {repeat + 1}/{args.repeats} done", file=sys.stderr, flush=True)
+
+    med = statistics.median
+    floor_s = med(med(f["times"]) for f in floors)
+    width, height = floors[0]["size"]
+
+    def summary(runs):
+        per_iteration = med(r["sidecar_per_iteration"] for r in runs)
+        per_step = med(med(r["step_times"]) for r in runs)
+        evaluations = med(r["evaluations"] / r["iterations"] for r in runs)
+        return per_iteration, per_step, evaluations, max(r["peak_mb"] for r in runs)
+
+    rows = [("(a) floor: bare forward + backward of the cut VGG19, summed losses", floor_s, floor_s, 1.0,
+             max(f["peak_mb"] for f in floors))]  # fmt: skip
+    if lbfgs:
+        rows.append(("(b) L-BFGS iteration of nst.stylize()", *summary(lbfgs)))
+    if adam:
+        rows.append(("Adam iteration of nst.stylize()", *summary(adam)))
+
+    print(f"VGG19 (bundled weights), content {CONTENT.name} at {width}x{height} (WxH), style {STYLE.name} at "
+          f"height {height}; CPU, {args.threads} torch threads; {cpu_model()}; torch {torch.__version__}; "
+          f"{args.iterations} iterations per run, {args.repeats} fresh-process repeats, medians.\n")  # fmt: skip
+    print("| measurement | mean s/iteration (sidecar) | ratio to (a) | median s/iteration (timed step()) "
+          "| ratio to (a) | loss evaluations / iteration | peak RSS MB |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for name, mean_s, median_s, evaluations, peak in rows:
+        print(f"| {name} | {mean_s:.3f} | {mean_s / floor_s:.2f} | {median_s:.3f} | {median_s / floor_s:.2f} "
+              f"| {evaluations:.2f} | {peak:.0f} |")  # fmt: skip
+    if lbfgs:
+        per_iteration, _, evaluations, _ = summary(lbfgs)
+        print(f"\nL-BFGS time per loss evaluation: {per_iteration / evaluations:.3f} s "
+              f"= {per_iteration / evaluations / floor_s:.2f} x floor")  # fmt: skip
+    if lbfgs:
+        counts = lbfgs[0]["step_evaluations"]
+        print(f"L-BFGS loss evaluations per iteration (first run): first {counts[0]}, then mean "
+              f"{statistics.mean(counts[1:]):.2f} ({counts})")  # fmt: skip
+    spread = [round(med(f["times"]), 3) for f in floors]
+    print(f"floor medians per repeat: {spread}; L-BFGS sidecar per repeat: "
+          f"{[r['sidecar_per_iteration'] for r in lbfgs]}; Adam: {[r['sidecar_per_iteration'] for r in adam]}")
+
+
+if __name__ == "__main__":
+    main()

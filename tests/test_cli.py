@@ -1,0 +1,116 @@
+"""The command line, as users run it: `python -m nst ...` and the classic `neural_style_transfer.py`
+script, in subprocesses (cwd = repo root, NST_OFFLINE=1)."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from nst.images import read_description
+
+CONTENT = "data/content/chelsea.jpg"
+STYLE = "data/style/starry_night.jpg"
+# tqdm's bar: "...| 2/3 [00:01<00:00, 1.2it/s, ...]" (or "s/it" when slow)
+PROGRESS = re.compile(r"\|\s*\d+/\d+ \[|it/s")
+
+
+def nst_run(repo_root: Path, args: list[str], timeout: float = 300) -> tuple[subprocess.CompletedProcess, float]:
+    env = os.environ | {"NST_OFFLINE": "1", "OMP_NUM_THREADS": "1"}  # shared CPUs: see test_engine.one_thread
+    started = time.perf_counter()
+    proc = subprocess.run(args, cwd=repo_root, env=env, capture_output=True, text=True, timeout=timeout)
+    return proc, time.perf_counter() - started
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def test_stylize_writes_image_and_sidecar_with_progress(repo_root, tmp_path):
+    out = tmp_path / "out"
+    proc, _ = nst_run(repo_root, [sys.executable, "-m", "nst", "stylize", "--content", CONTENT, "--style", STYLE,
+                                  "--weights", "bundled", "--height", "48", "--iterations", "3", "--out", str(out)])  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    stem = "chelsea_starry_night_o_lbfgs_i_content_h_48_m_vgg19_cw_100000.0_sw_30000.0_tv_1.0_cl_4_sl_6_w_bundled"
+    assert files_under(out) == [stem + ".json", stem + ".png"]
+    record = json.loads((out / (stem + ".json")).read_text())
+    assert record["iterations_done"] == 3 and record["size"]["height"] == 48
+    assert record["parameters"]["weights"] == "bundled" and record["random_weights"] is False
+    assert "bundled" in read_description(out / (stem + ".png"))
+    assert PROGRESS.search(proc.stderr), proc.stderr  # progress is on by default
+    assert f"wrote {out / (stem + '.png')}" in proc.stdout
+
+
+def test_classic_script_writes_the_classic_name(repo_root, tmp_path):
+    out = tmp_path / "classic"
+    proc, _ = nst_run(repo_root, [
+        sys.executable, "neural_style_transfer.py", "--content_img_name", "chelsea.jpg",
+        "--style_img_name", "starry_night.jpg", "--model", "vgg19", "--weights", "bundled", "--height", "48",
+        "--iterations", "2", "--content_weight", "100000", "--style_weight", "30000", "--tv_weight", "1",
+        "--optimizer", "lbfgs", "--init_method", "content", "--output_dir", str(out),
+    ])  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    name = "chelsea_starry_night_o_lbfgs_i_content_h_48_m_vgg19_cw_100000.0_sw_30000.0_tv_1.0_cl_-1_sl_-1_w_bundled"
+    folder = "combined_chelsea_starry_night"
+    assert files_under(out) == [f"{folder}/{name}.jpg", f"{folder}/{name}.json"]
+    record = json.loads((out / folder / f"{name}.json").read_text())
+    # -1 = the default layers, resolved in the record
+    assert record["parameters"]["content_layer"] == 4 and record["parameters"]["style_layers"] == 6
+    assert record["iterations_done"] == 2
+
+
+# --------------------------------------------------------------------------- bad input
+
+# (id, options replacing/adding to the good command, text the one error line must contain)
+BAD_INPUTS = [
+    ("missing_image", ["--content", "data/content/no_such_image.jpg"], "no_such_image.jpg"),
+    ("text_as_jpg", ["--style", "{tmp}/not_an_image.jpg"], "not_an_image.jpg"),
+    ("unknown_backbone", ["--model", "alexnet9"], "alexnet9"),
+    ("unknown_weights", ["--weights", "imagenet21k"], "imagenet21k"),
+    ("content_layer_7", ["--content-layer", "7"], "content_layer 7"),
+    ("style_layers_0", ["--style-layers", "0"], "style_layers"),
+    ("negative_style_weight", ["--style-weight", "-5"], "style_weight"),
+    ("nan_content_weight", ["--content-weight", "nan"], "content_weight"),
+    ("height_8", ["--height", "8"], "height"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_runs(repo_root, tmp_path_factory):
+    """All bad-input commands, two at a time (2 CPU cores): {id: (process, seconds, out folder)}.
+
+    --iterations 1000 on purpose: a run that started optimising would take minutes, not seconds."""
+    tmp = tmp_path_factory.mktemp("bad")
+    (tmp / "not_an_image.jpg").write_text("this is a text file, not a JPEG\n")
+
+    def one(case):
+        case_id, options, _ = case
+        out = tmp / case_id
+        args = {"--content": CONTENT, "--style": STYLE, "--weights": "bundled", "--height": "48",
+                "--iterations": "1000", "--out": str(out)}  # fmt: skip
+        args |= {options[0]: options[1].replace("{tmp}", str(tmp))}
+        command = [sys.executable, "-m", "nst", "stylize"] + [x for pair in args.items() for x in pair]
+        proc, seconds = nst_run(repo_root, command, timeout=120)
+        return case_id, (proc, seconds, out)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(pool.map(one, BAD_INPUTS))
+
+
+@pytest.mark.parametrize("case_id, options, expected", BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
+def test_bad_input_one_line_exit_2_nothing_written(bad_runs, case_id, options, expected):
+    proc, seconds, out = bad_runs[case_id]
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("nst: error: ") and expected in lines[0], lines[0]
+    assert not PROGRESS.search(proc.stderr)
+    assert files_under(out) == []
+    # python + torch + torchvision start-up takes ~5 s; 1000 iterations would take minutes
+    assert seconds < 60, seconds

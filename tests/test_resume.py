@@ -1,0 +1,177 @@
+"""Runs that survive being killed: real `python -m nst stylize` subprocesses, killed mid-run
+(SIGKILL: no warning; SIGTERM: what SLURM sends on time-out/pre-emption), then run again. On CPU the
+resumed result must be byte-identical to an uninterrupted run."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+STEM = "chelsea_starry_night_o_lbfgs_i_gaussian_h_64_m_vgg19_cw_100000.0_sw_30000.0_tv_1.0_cl_4_sl_6_w_bundled"
+ITERATIONS = 40
+
+
+def command(out: Path, seed: int = 1) -> list[str]:
+    return [
+        sys.executable, "-m", "nst", "stylize", "--content", "data/content/chelsea.jpg",
+        "--style", "data/style/starry_night.jpg", "--weights", "bundled", "--height", "64",
+        "--iterations", str(ITERATIONS), "--checkpoint-every", "5", "--init-method", "gaussian",
+        "--seed", str(seed), "--out", str(out),
+    ]  # fmt: skip
+
+
+def env() -> dict:
+    # one thread: the CPUs are shared (see test_engine.one_thread); every run here uses the same count
+    return os.environ | {"NST_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+
+
+def run_to_completion(repo_root: Path, out: Path, seed: int = 1) -> subprocess.CompletedProcess:
+    proc = subprocess.run(command(out, seed), cwd=repo_root, env=env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def start(repo_root: Path, out: Path, seed: int = 1) -> subprocess.Popen:
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f"{out.name}.log", "w") as log:  # a file, not a pipe: a full pipe blocks the run
+        return subprocess.Popen(command(out, seed), cwd=repo_root, env=env(), stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+
+
+def log_of(out: Path) -> str:
+    return (out.parent / f"{out.name}.log").read_text()
+
+
+def kill(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)  # its own session: the group is just this run
+        proc.wait(timeout=30)
+
+
+def read_checkpoint(path: Path) -> dict | None:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (FileNotFoundError, RuntimeError, EOFError):
+        return None
+
+
+def wait_for_checkpoint(proc: subprocess.Popen, path: Path, condition, timeout: float = 60) -> dict:
+    """Poll (bounded) until the run's checkpoint satisfies `condition`; fail if the run ends first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"run ended (code {proc.returncode}) before its checkpoint was seen"
+        state = read_checkpoint(path) if path.is_file() else None
+        if state is not None and condition(state):
+            return state
+        time.sleep(0.1)
+    pytest.fail(f"no checkpoint satisfying the condition within {timeout} s at {path}")
+
+
+@pytest.fixture(scope="module")
+def reference(repo_root, tmp_path_factory):
+    """The uninterrupted run: a function returning its PNG bytes and sidecar. It runs in the
+    background (one thread: it takes the second core) while the first test's run is killed."""
+    out = tmp_path_factory.mktemp("reference")
+    proc = start(repo_root, out)
+    result = []
+
+    def get():
+        if not result:
+            assert proc.wait(timeout=600) == 0, log_of(out)[-3000:]
+            record = json.loads((out / f"{STEM}.json").read_text())
+            assert record["resumed_from_iteration"] is None and record["iterations_done"] == ITERATIONS
+            result.append(((out / f"{STEM}.png").read_bytes(), record))
+        return result[0]
+
+    try:
+        yield get
+    finally:
+        kill(proc)
+
+
+def check_resumed(out: Path, reference, resumed_at: int) -> None:
+    png, record = reference()
+    assert (out / f"{STEM}.png").read_bytes() == png
+    resumed = json.loads((out / f"{STEM}.json").read_text())
+    assert resumed["resumed_from_iteration"] >= resumed_at > 0
+    assert resumed["iterations_done"] == ITERATIONS
+    assert resumed["loss_history"] == record["loss_history"]  # every iteration, bit for bit
+    assert resumed["final_losses"] == record["final_losses"]
+    assert not (out / f"{STEM}.ckpt").exists()
+
+
+def test_sigkill_then_rerun_gives_identical_bytes(repo_root, tmp_path, reference):
+    out = tmp_path / "run"
+    ckpt = out / f"{STEM}.ckpt"
+    proc = start(repo_root, out)
+    try:
+        state = wait_for_checkpoint(proc, ckpt, lambda s: s["iteration"] >= 10)
+        os.killpg(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        kill(proc)
+    assert not (out / f"{STEM}.png").exists()
+    left = read_checkpoint(ckpt)
+    assert left is not None and left["iteration"] >= state["iteration"]
+
+    rerun = run_to_completion(repo_root, out)
+    assert f"resuming from {ckpt} at iteration {left['iteration']}" in rerun.stdout
+    check_resumed(out, reference, left["iteration"])
+
+
+def test_sigterm_checkpoints_exits_143_then_rerun_gives_identical_bytes(repo_root, tmp_path, reference):
+    out = tmp_path / "run"
+    ckpt = out / f"{STEM}.ckpt"
+    proc = start(repo_root, out)
+    try:
+        state = wait_for_checkpoint(proc, ckpt, lambda s: s["iteration"] >= 10)
+        sent = time.monotonic()
+        os.killpg(proc.pid, signal.SIGTERM)
+        code = proc.wait(timeout=60)  # finishes the current iteration, saves, exits
+        waited = time.monotonic() - sent
+    finally:
+        kill(proc)
+    assert code == 143, log_of(out)
+    assert waited < 30, waited
+    assert "stopped by signal SIGTERM" in log_of(out)
+    left = read_checkpoint(ckpt)
+    assert left is not None and left["iteration"] >= state["iteration"] > 0
+    assert left["iteration"] < ITERATIONS and len(left["history"]) == left["iteration"]
+    assert not (out / f"{STEM}.png").exists()
+
+    rerun = run_to_completion(repo_root, out)
+    assert f"at iteration {left['iteration']}" in rerun.stdout
+    check_resumed(out, reference, left["iteration"])
+
+
+def test_checkpoint_of_other_parameters_is_ignored(repo_root, tmp_path):
+    """A seed-1 checkpoint (iteration >= 10) put where a seed-2 run (same output name: the file name
+    has no seed) looks for its own: it must start from scratch. Proof without running all 40
+    iterations: the first checkpoint the seed-2 run writes (its own fingerprint) starts a history of
+    its own and is not past the foreign one (resumed, it would be at >= foreign + 5)."""
+    first = tmp_path / "seed1"
+    proc = start(repo_root, first, seed=1)
+    try:
+        foreign = wait_for_checkpoint(proc, first / f"{STEM}.ckpt", lambda s: s["iteration"] >= 10)
+    finally:
+        kill(proc)
+    second = tmp_path / "seed2"
+    second.mkdir()
+    shutil.copy(first / f"{STEM}.ckpt", second / f"{STEM}.ckpt")
+    proc = start(repo_root, second, seed=2)
+    try:
+        own = wait_for_checkpoint(proc, second / f"{STEM}.ckpt", lambda s: s["fingerprint"] != foreign["fingerprint"])
+    finally:
+        kill(proc)
+    assert 5 <= own["iteration"] < foreign["iteration"] + 5
+    assert own["history"][0] != foreign["history"][0]  # seed 2's initial losses, not seed 1's
+    assert "ignoring checkpoint" in log_of(second) and "resuming" not in log_of(second)
+    assert not torch.equal(own["image"], foreign["image"])
