@@ -14,6 +14,8 @@ Prints a markdown table. The CPU may be shared with other jobs: every figure is 
 from __future__ import annotations
 
 import argparse
+import builtins
+import functools
 import multiprocessing as mp
 import os
 import platform
@@ -144,8 +146,6 @@ def main() -> None:
     parser.add_argument("--no-adam", action="store_true", help="skip the Adam runs")
     args = parser.parse_args()
 
-    import torch
-
     floors, lbfgs, adam = [], [], []
     for repeat in range(args.repeats):
         floors.append(in_fresh_process(floor_job, args.height, args.iterations, args.threads))
@@ -153,45 +153,54 @@ def main() -> None:
         if not args.no_adam:
             adam.append(in_fresh_process(stylize_job, args.height, args.iterations, args.threads, "adam"))
         print(f"repeat {repeat + 1}/{args.repeats} done", file=sys.stderr, flush=True)
+        if repeat + 1 < args.repeats:  # partial results, in case the rest never comes
+            report(args, floors, lbfgs, adam, file=sys.stderr)
+    report(args, floors, lbfgs, adam, file=sys.stdout)
 
+
+def report(args, floors, lbfgs, adam, file) -> None:
+    import torch
+
+    print = functools.partial(builtins.print, file=file, flush=True)
     med = statistics.median
-    floor_s = med(med(f["times"]) for f in floors)
     width, height = floors[0]["size"]
+    floor = [med(f["times"]) for f in floors]
 
-    def summary(runs):
-        per_iteration = med(r["sidecar_per_iteration"] for r in runs)
-        per_step = med(med(r["step_times"]) for r in runs)
-        evaluations = med(r["evaluations"] / r["iterations"] for r in runs)
-        return per_iteration, per_step, evaluations, max(r["peak_mb"] for r in runs)
+    def one_evaluation_steps(run):  # iterations whose line search needed a single evaluation
+        return med([t for t, n in zip(run["step_times"], run["step_evaluations"]) if n == 1])
 
-    rows = [("(a) floor: bare forward + backward of the cut VGG19, summed losses", floor_s, floor_s, 1.0,
+    # (label, value per repeat, loss evaluations per iteration, peak RSS MB)
+    rows = [("(a) floor: bare forward + backward of the cut VGG19, summed losses", floor, 1.0,
              max(f["peak_mb"] for f in floors))]  # fmt: skip
-    if lbfgs:
-        rows.append(("(b) L-BFGS iteration of nst.stylize()", *summary(lbfgs)))
-    if adam:
-        rows.append(("Adam iteration of nst.stylize()", *summary(adam)))
+    for name, runs in (("L-BFGS", lbfgs), ("Adam", adam)):
+        if not runs:
+            continue
+        evaluations = med(r["evaluations"] / r["iterations"] for r in runs)
+        peak = max(r["peak_mb"] for r in runs)
+        rows.append((f"(b) {name}: sidecar time_per_iteration_s (mean over the run)" if name == "L-BFGS"
+                     else f"{name}: sidecar time_per_iteration_s", [r["sidecar_per_iteration"] for r in runs],
+                     evaluations, peak))  # fmt: skip
+        rows.append((f"{name}: median of the timed iterations (optimizer.step())",
+                     [med(r["step_times"]) for r in runs], evaluations, peak))  # fmt: skip
+        if name == "L-BFGS":
+            rows.append(("L-BFGS: median of iterations with one loss evaluation", [one_evaluation_steps(r) for r in runs],
+                         1.0, peak))  # fmt: skip
 
     print(f"VGG19 (bundled weights), content {CONTENT.name} at {width}x{height} (WxH), style {STYLE.name} at "
           f"height {height}; CPU, {args.threads} torch threads; {cpu_model()}; torch {torch.__version__}; "
-          f"{args.iterations} iterations per run, {args.repeats} fresh-process repeats, medians.\n")  # fmt: skip
-    print("| measurement | mean s/iteration (sidecar) | ratio to (a) | median s/iteration (timed step()) "
-          "| ratio to (a) | loss evaluations / iteration | peak RSS MB |")  # fmt: skip
+          f"{args.iterations} iterations per run, {args.repeats} fresh-process repeats.\n")  # fmt: skip
+    print("| measurement | s/iteration, median of repeats | ratio to (a) | best of repeats | ratio to (a), best "
+          "| loss evaluations / iteration | peak RSS MB |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
-    for name, mean_s, median_s, evaluations, peak in rows:
-        print(f"| {name} | {mean_s:.3f} | {mean_s / floor_s:.2f} | {median_s:.3f} | {median_s / floor_s:.2f} "
-              f"| {evaluations:.2f} | {peak:.0f} |")  # fmt: skip
-    if lbfgs:
-        per_iteration, _, evaluations, _ = summary(lbfgs)
-        print(f"\nL-BFGS time per loss evaluation: {per_iteration / evaluations:.3f} s "
-              f"= {per_iteration / evaluations / floor_s:.2f} x floor")  # fmt: skip
+    for name, values, evaluations, peak in rows:
+        print(f"| {name} | {med(values):.3f} | {med(values) / med(floor):.2f} | {min(values):.3f} "
+              f"| {min(values) / min(floor):.2f} | {evaluations:.2f} | {peak:.0f} |")  # fmt: skip
     if lbfgs:
         counts = lbfgs[0]["step_evaluations"]
-        print(f"L-BFGS loss evaluations per iteration (first run): first {counts[0]}, then mean "
+        print(f"\nL-BFGS loss evaluations per iteration (first run): first {counts[0]}, then mean "
               f"{statistics.mean(counts[1:]):.2f} ({counts})")  # fmt: skip
-    spread = [round(med(f["times"]), 3) for f in floors]
-    print(f"floor medians per repeat: {spread}; L-BFGS sidecar per repeat: "
-          f"{[r['sidecar_per_iteration'] for r in lbfgs]}; Adam: {[r['sidecar_per_iteration'] for r in adam]}")
-
+    for name, values, _, _ in rows:
+        print(f"per repeat, {name}: {[round(v, 3) for v in values]}")
 
 if __name__ == "__main__":
     main()
