@@ -23,10 +23,10 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         # every run and grid, not only the report: after a failed run the onerror hook writes a
         # report listing the failure, and the missing run must still count as missing next time
         "results/report.html",
         all_grids(),
         [run_image(run) for run in RUN_NAMES],
-    default_target: True

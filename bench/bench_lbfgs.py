@@ -11,6 +11,7 @@ Measures, each in a fresh process (so peak RSS is per measurement), on CPU with 
   (c) the same for Adam.
 Prints a markdown table. The CPU may be shared with other jobs: every figure is a median.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,9 +40,9 @@ def floor_job(height: int, iterations: int, threads: int, queue) -> None:
     import torch
 
     from nst import images
-    from nst.backbones import get_backbone, FeatureExtractor
+    from nst.api import parameter_defaults
+    from nst.backbones import FeatureExtractor, get_backbone
     from nst.losses import ContentLoss, StyleLoss, TVLoss
-    from nst.stylize import parameter_defaults
     from nst.weights import load_network
 
     torch.set_num_threads(threads)
@@ -77,9 +78,8 @@ def floor_job(height: int, iterations: int, threads: int, queue) -> None:
 def stylize_job(height: int, iterations: int, threads: int, optimizer: str, queue) -> None:
     import torch
 
-    import nst.stylize  # noqa: F401
+    import nst.api as engine
 
-    engine = sys.modules["nst.stylize"]
     step_times: list[float] = []
     step_evaluations: list[int] = []
     backward_calls = [0]
@@ -99,20 +99,31 @@ def stylize_job(height: int, iterations: int, threads: int, optimizer: str, queu
 
     opt_class.step, torch.Tensor.backward = timed_step, counted_backward
     with tempfile.TemporaryDirectory() as tmp:
-        result = engine.stylize(CONTENT, STYLE, Path(tmp) / "bench.png", weights="bundled", height=height,
-                                iterations=iterations, optimizer=optimizer, threads=threads, progress=False,
-                                device="cpu")  # fmt: skip
+        result = engine.stylize(
+            CONTENT,
+            STYLE,
+            Path(tmp) / "bench.png",
+            weights="bundled",
+            height=height,
+            iterations=iterations,
+            optimizer=optimizer,
+            threads=threads,
+            progress=False,
+            device="cpu",
+        )
     record = result.record
-    queue.put({
-        "size": (record["size"]["width"], record["size"]["height"]),
-        "sidecar_per_iteration": record["time_per_iteration_s"],
-        "step_times": step_times,
-        "iterations": record["iterations_done"],
-        "evaluations": backward_calls[0],
-        "step_evaluations": step_evaluations,
-        "peak_mb": record["peak_memory_mb"],
-        "torch_threads": record["torch_threads"],
-    })  # fmt: skip
+    queue.put(
+        {
+            "size": (record["size"]["width"], record["size"]["height"]),
+            "sidecar_per_iteration": record["time_per_iteration_s"],
+            "step_times": step_times,
+            "iterations": record["iterations_done"],
+            "evaluations": backward_calls[0],
+            "step_evaluations": step_evaluations,
+            "peak_mb": record["peak_memory_mb"],
+            "torch_threads": record["torch_threads"],
+        }
+    )
 
 
 def in_fresh_process(target, *args):
@@ -170,37 +181,71 @@ def report(args, floors, lbfgs, adam, file) -> None:
         return med([t for t, n in zip(run["step_times"], run["step_evaluations"]) if n == 1])
 
     # (label, value per repeat, loss evaluations per iteration, peak RSS MB)
-    rows = [("(a) floor: bare forward + backward of the cut VGG19, summed losses", floor, 1.0,
-             max(f["peak_mb"] for f in floors))]  # fmt: skip
+    rows = [
+        (
+            "(a) floor: bare forward + backward of the cut VGG19, summed losses",
+            floor,
+            1.0,
+            max(f["peak_mb"] for f in floors),
+        )
+    ]
     for name, runs in (("L-BFGS", lbfgs), ("Adam", adam)):
         if not runs:
             continue
         evaluations = med(r["evaluations"] / r["iterations"] for r in runs)
         peak = max(r["peak_mb"] for r in runs)
-        rows.append((f"(b) {name}: sidecar time_per_iteration_s (mean over the run)" if name == "L-BFGS"
-                     else f"{name}: sidecar time_per_iteration_s", [r["sidecar_per_iteration"] for r in runs],
-                     evaluations, peak))  # fmt: skip
-        rows.append((f"{name}: median of the timed iterations (optimizer.step())",
-                     [med(r["step_times"]) for r in runs], evaluations, peak))  # fmt: skip
+        rows.append(
+            (
+                f"(b) {name}: sidecar time_per_iteration_s (mean over the run)"
+                if name == "L-BFGS"
+                else f"{name}: sidecar time_per_iteration_s",
+                [r["sidecar_per_iteration"] for r in runs],
+                evaluations,
+                peak,
+            )
+        )
+        rows.append(
+            (
+                f"{name}: median of the timed iterations (optimizer.step())",
+                [med(r["step_times"]) for r in runs],
+                evaluations,
+                peak,
+            )
+        )
         if name == "L-BFGS":
-            rows.append(("L-BFGS: median of iterations with one loss evaluation", [one_evaluation_steps(r) for r in runs],
-                         1.0, peak))  # fmt: skip
+            rows.append(
+                (
+                    "L-BFGS: median of iterations with one loss evaluation",
+                    [one_evaluation_steps(r) for r in runs],
+                    1.0,
+                    peak,
+                )
+            )
 
-    print(f"VGG19 (bundled weights), content {CONTENT.name} at {width}x{height} (WxH), style {STYLE.name} at "
-          f"height {height}; CPU, {args.threads} torch threads; {cpu_model()}; torch {torch.__version__}; "
-          f"{args.iterations} iterations per run, {args.repeats} fresh-process repeats.\n")  # fmt: skip
-    print("| measurement | s/iteration, median of repeats | ratio to (a) | best of repeats | ratio to (a), best "
-          "| loss evaluations / iteration | peak RSS MB |")  # fmt: skip
+    print(
+        f"VGG19 (bundled weights), content {CONTENT.name} at {width}x{height} (WxH), style {STYLE.name} at "
+        f"height {height}; CPU, {args.threads} torch threads; {cpu_model()}; torch {torch.__version__}; "
+        f"{args.iterations} iterations per run, {args.repeats} fresh-process repeats.\n"
+    )
+    print(
+        "| measurement | s/iteration, median of repeats | ratio to (a) | best of repeats | ratio to (a), best "
+        "| loss evaluations / iteration | peak RSS MB |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name, values, evaluations, peak in rows:
-        print(f"| {name} | {med(values):.3f} | {med(values) / med(floor):.2f} | {min(values):.3f} "
-              f"| {min(values) / min(floor):.2f} | {evaluations:.2f} | {peak:.0f} |")  # fmt: skip
+        print(
+            f"| {name} | {med(values):.3f} | {med(values) / med(floor):.2f} | {min(values):.3f} "
+            f"| {min(values) / min(floor):.2f} | {evaluations:.2f} | {peak:.0f} |"
+        )
     if lbfgs:
         counts = lbfgs[0]["step_evaluations"]
-        print(f"\nL-BFGS loss evaluations per iteration (first run): first {counts[0]}, then mean "
-              f"{statistics.mean(counts[1:]):.2f} ({counts})")  # fmt: skip
+        print(
+            f"\nL-BFGS loss evaluations per iteration (first run): first {counts[0]}, then mean "
+            f"{statistics.mean(counts[1:]):.2f} ({counts})"
+        )
     for name, values, _, _ in rows:
         print(f"per repeat, {name}: {[round(v, 3) for v in values]}")
+
 
 if __name__ == "__main__":
     main()

@@ -1,9 +1,17 @@
 """nst: Gatys et al. (2016) neural style transfer in PyTorch, with provenance for every result."""
+
+from nst.api import RunResult, check_run, parameter_defaults, stylize
 from nst.errors import NSTError, NSTInputError, NSTInterrupted, NSTNumericalError, NSTWeightsError
-from nst.stylize import RunResult, check_run, parameter_defaults, stylize
 
 __version__ = "0.1.0"
 __all__ = [
-    "stylize", "check_run", "parameter_defaults", "RunResult",
-    "NSTError", "NSTInputError", "NSTWeightsError", "NSTNumericalError", "NSTInterrupted",
-]  # fmt: skip
+    "stylize",
+    "check_run",
+    "parameter_defaults",
+    "RunResult",
+    "NSTError",
+    "NSTInputError",
+    "NSTWeightsError",
+    "NSTNumericalError",
+    "NSTInterrupted",
+]

@@ -14,10 +14,11 @@ Gatys et al. (2016) used conv4_2 for content (our entry 5) and conv1_1..conv5_1 
 | inception_v3    | Conv2d_1a| Conv2d_2b| Conv2d_4a| Mixed_5d | Mixed_6e | Mixed_7c |
 | efficientnet_lite0 | see nst/efficientnet_lite0.py (FEATURE_NODES)                |
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from torch import nn
@@ -98,9 +99,7 @@ BACKBONES: dict[str, Backbone] = {
         layer_names=("Conv2d_1a_3x3", "Conv2d_2b_3x3", "Conv2d_4a_3x3", "Mixed_5d", "Mixed_6e", "Mixed_7c"),
         # transform_input: torchvision's ImageNet weights were ported from TF and expect [-1, 1]
         # input; the model maps our ImageNet-normalised input there itself.
-        build=lambda: _models().inception_v3(
-            weights=None, aux_logits=True, init_weights=True, transform_input=True
-        ),
+        build=lambda: _models().inception_v3(weights=None, aux_logits=True, init_weights=True, transform_input=True),
         torchvision_name="inception_v3",
         min_height=75,  # torchvision: inception_v3 needs inputs of at least 75x75
     ),

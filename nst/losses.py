@@ -5,6 +5,7 @@ content = mean squared error of feature maps; style = summed squared error of Gr
 (each Gram divided by C*H*W), averaged over style layers; total variation = summed absolute
 differences of neighbouring pixels, measured in 0-255 grey levels.
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Output names derived from a run's parameters: the classic file name and the pipeline's run id."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,8 +15,14 @@ def weights_tag(weights: str) -> str:
     return f"file-{path.stem}-{file_sha256(path)[:10]}"
 
 
-def classic_output_name(content: str | Path, style: str | Path, params: dict, suffix: str = ".jpg",
-                        content_layer_flag: int = -1, style_layers_flag: int = -1) -> str:  # fmt: skip
+def classic_output_name(
+    content: str | Path,
+    style: str | Path,
+    params: dict,
+    suffix: str = ".jpg",
+    content_layer_flag: int = -1,
+    style_layers_flag: int = -1,
+) -> str:
     """The classic implementation's name, e.g.
     chelsea_starry_night_o_lbfgs_i_content_h_400_m_vgg19_cw_100000.0_sw_30000.0_tv_1.0_cl_-1_sl_-1.jpg
     (cl/sl are the flags as given, -1 = default). Weights other than torchvision's 'imagenet' (the

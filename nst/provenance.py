@@ -1,4 +1,5 @@
 """Versions and fingerprints recorded with every result."""
+
 from __future__ import annotations
 
 import hashlib

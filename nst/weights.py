@@ -12,6 +12,7 @@ Sources (the `weights` run parameter):
 - a path: a state dict for the torchvision architecture (keys as torchvision names them).
 - "random": seeded random initialisation. For tests only; every output made with it says so.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -161,12 +162,15 @@ def _imagenet_state_dict(backbone: Backbone) -> tuple[dict, Path]:
             + (", or use weights 'bundled' offline" if backbone.name == "vgg19" else "")
         )
         if os.environ.get("NST_OFFLINE"):
-            raise NSTWeightsError(f"weights 'imagenet' for {backbone.name} are not in the cache and NST_OFFLINE is set: {how}")
+            raise NSTWeightsError(
+                f"weights 'imagenet' for {backbone.name} are not in the cache and NST_OFFLINE is set: {how}"
+            )
         try:
             torch.hub.load_state_dict_from_url(enum.url, progress=False, check_hash=True)
         except Exception as error:  # offline, proxy, partial download: all end the same way
             raise NSTWeightsError(
-                f"weights 'imagenet' for {backbone.name} could not be downloaded ({type(error).__name__}: {error}); {how}"
+                f"weights 'imagenet' for {backbone.name} could not be downloaded "
+                f"({type(error).__name__}: {error}); {how}"
             ) from None
     return torch.load(cached, map_location="cpu", weights_only=True), cached
 
@@ -205,8 +209,12 @@ def load_network(backbone: Backbone, weights: str) -> tuple[nn.Module, WeightsId
         # gain 1: random features have no natural scale, and a random Inception's already come
         # out huge (no trained batch-norm statistics), so more gain overflows float32
         identity = WeightsIdentity(
-            "random", f"random init, seed {RANDOM_WEIGHTS_SEED}", hashlib.sha256(buffer.getvalue()).hexdigest(),
-            None, False, 1.0,
+            "random",
+            f"random init, seed {RANDOM_WEIGHTS_SEED}",
+            hashlib.sha256(buffer.getvalue()).hexdigest(),
+            None,
+            False,
+            1.0,
         )
         return network, identity
     if weights == "bundled":

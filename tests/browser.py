@@ -13,7 +13,7 @@ run on the *unmodified* page takes the screenshot.
 
 Usage::
 
-    from tests.browser import check_page, find_chromium
+    from browser import check_page, find_chromium
     rep = check_page(Path("results/report.html"), Path("results/report.png"))
     assert rep.images_total > 0 and not rep.images_broken
 """
@@ -102,7 +102,7 @@ _PROBE_JS = r"""
 </script>
 """
 
-_MARKER_RE = re.compile(r'<pre[^>]*id="%s"[^>]*>([A-Za-z0-9+/=\s]*)</pre>' % _MARKER_ID)
+_MARKER_RE = re.compile(r'<pre[^>]*id="' + _MARKER_ID + r'"[^>]*>([A-Za-z0-9+/=\s]*)</pre>')
 
 
 class BrowserCheckError(RuntimeError):
@@ -150,15 +150,16 @@ def _run_chromium(binary: str, args: list[str], timeout_s: float) -> subprocess.
             except ProcessLookupError:
                 pass
             proc.communicate()
-            raise BrowserCheckError(f"chromium timed out after {timeout_s:g}s: {' '.join(cmd)}")
+            raise BrowserCheckError(f"chromium timed out after {timeout_s:g}s: {' '.join(cmd)}") from None
         finally:
             # Stray zygote/utility processes occasionally outlive the browser.
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-    return subprocess.CompletedProcess(cmd, proc.returncode, out.decode("utf-8", "replace"),
-                                       err.decode("utf-8", "replace"))
+    return subprocess.CompletedProcess(
+        cmd, proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    )
 
 
 def _stderr_tail(err: str, n: int = 15) -> str:
@@ -184,8 +185,10 @@ def check_page(html_path: Path, screenshot_path: Path, timeout_s: float = 120) -
     """
     binary = find_chromium()
     if binary is None:
-        raise BrowserCheckError("no chromium/chromium-browser/google-chrome on PATH "
-                                "(Debian: apt-get install -y --no-install-recommends chromium)")
+        raise BrowserCheckError(
+            "no chromium/chromium-browser/google-chrome on PATH "
+            "(Debian: apt-get install -y --no-install-recommends chromium)"
+        )
     html_path = Path(html_path).resolve()
     screenshot_path = Path(screenshot_path).resolve()
     if not html_path.is_file():
@@ -195,8 +198,7 @@ def check_page(html_path: Path, screenshot_path: Path, timeout_s: float = 120) -
 
     # 1) DOM dump of a probed copy placed beside the original (relative URLs keep working).
     html = html_path.read_text(encoding="utf-8", errors="surrogateescape")
-    fd, probe_name = tempfile.mkstemp(prefix=f".{html_path.stem}.probe-", suffix=".html",
-                                      dir=html_path.parent)
+    fd, probe_name = tempfile.mkstemp(prefix=f".{html_path.stem}.probe-", suffix=".html", dir=html_path.parent)
     probe_path = Path(probe_name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
@@ -208,31 +210,43 @@ def check_page(html_path: Path, screenshot_path: Path, timeout_s: float = 120) -
     if res.returncode != 0 or not m:
         raise BrowserCheckError(
             f"no image summary from chromium (rc={res.returncode}, {len(res.stdout)} bytes of DOM)\n"
-            + _stderr_tail(res.stderr))
+            + _stderr_tail(res.stderr)
+        )
     data = json.loads(base64.b64decode("".join(m.group(1).split())).decode("utf-8"))
 
     images = data["images"]
-    broken = [img["src"][:_SRC_MAX] for img in images
-              if not img["complete"] or img["naturalWidth"] == 0]
+    broken = [img["src"][:_SRC_MAX] for img in images if not img["complete"] or img["naturalWidth"] == 0]
 
     # 2) Screenshot of the unmodified page.
     screenshot_path.parent.mkdir(parents=True, exist_ok=True)
     screenshot_path.unlink(missing_ok=True)
-    res = _run_chromium(binary, [*common, f"--screenshot={screenshot_path}", html_path.as_uri()],
-                        timeout_s)
+    res = _run_chromium(binary, [*common, f"--screenshot={screenshot_path}", html_path.as_uri()], timeout_s)
     if res.returncode != 0 or not screenshot_path.is_file() or screenshot_path.stat().st_size == 0:
-        raise BrowserCheckError(f"chromium screenshot failed (rc={res.returncode})\n"
-                                + _stderr_tail(res.stderr))
+        raise BrowserCheckError(f"chromium screenshot failed (rc={res.returncode})\n" + _stderr_tail(res.stderr))
 
-    return PageReport(images_total=len(images), images_broken=broken, title=data["title"],
-                      screenshot=screenshot_path, load_fired=bool(data["load"]))
+    return PageReport(
+        images_total=len(images),
+        images_broken=broken,
+        title=data["title"],
+        screenshot=screenshot_path,
+        load_fired=bool(data["load"]),
+    )
 
 
 if __name__ == "__main__":  # python tests/browser.py page.html shot.png
     import sys
 
     rep = check_page(Path(sys.argv[1]), Path(sys.argv[2] if len(sys.argv) > 2 else "screenshot.png"))
-    print(json.dumps({"images_total": rep.images_total, "images_broken": rep.images_broken,
-                      "title": rep.title, "screenshot": str(rep.screenshot),
-                      "load_fired": rep.load_fired}, indent=2))
+    print(
+        json.dumps(
+            {
+                "images_total": rep.images_total,
+                "images_broken": rep.images_broken,
+                "title": rep.title,
+                "screenshot": str(rep.screenshot),
+                "load_fired": rep.load_fired,
+            },
+            indent=2,
+        )
+    )
     sys.exit(0 if rep.ok else 1)

@@ -1,5 +1,6 @@
 """Shared fixtures. The whole test session runs offline: NST_OFFLINE=1 makes weights 'imagenet'
 fail at once instead of trying to download (subprocesses inherit it from os.environ)."""
+
 import os
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Running the real Snakemake pipeline from tests (separate working folders, bounded in time)."""
+
 from __future__ import annotations
 
 import os
@@ -14,13 +15,20 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 
-def snakemake(workdir: Path, *args: str, snakefile: Path = REPO / "Snakefile", timeout: float = 600,
-              env: dict | None = None) -> subprocess.CompletedProcess:  # fmt: skip
+def snakemake(
+    workdir: Path, *args: str, snakefile: Path = REPO / "Snakefile", timeout: float = 600, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """`snakemake -s <snakefile> --directory <workdir> ...`; output captured, never hangs."""
     workdir.mkdir(parents=True, exist_ok=True)
     command = [SNAKEMAKE, "-s", str(snakefile), "--directory", str(workdir), "--cores", "2", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                          env=os.environ | {"NST_OFFLINE": "1"} | (env or {}), cwd=workdir)  # fmt: skip
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ | {"NST_OFFLINE": "1"} | (env or {}),
+        cwd=workdir,
+    )
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -48,7 +56,7 @@ def write_config(path: Path, base: Path = REPO / "tests/configs/tiny.yaml", **ch
 def copy_workflow(target: Path) -> Path:
     """A copy of the workflow and engine (to edit the engine's code without touching the repo)."""
     target.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "config.yaml", "workflow", "nst", "data", "envs", "profiles"):
+    for name in ("Snakefile", "config.yaml", "workflow", "nst", "nst_pipeline", "data", "envs", "profiles"):
         source = REPO / name
         if source.is_dir():
             shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))

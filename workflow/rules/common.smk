@@ -6,7 +6,7 @@ from pathlib import Path
 sys.path.insert(0, workflow.basedir)  # the nst package beside this Snakefile, installed or not
 
 from nst.errors import NSTInputError
-from nst.experiments import plan_experiments
+from nst_pipeline.plan import plan_experiments
 from nst.provenance import code_fingerprint
 
 try:

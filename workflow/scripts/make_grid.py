@@ -1,18 +1,17 @@
-"""Snakemake script of rule make_grid: one comparison figure per experiment and pair (logic: nst.pipeline)."""
-import sys
-from contextlib import redirect_stderr, redirect_stdout
+"""Snakemake script of rule make_grid: one comparison figure per experiment and pair (logic: nst_pipeline.jobs)."""
+
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1]))  # noqa: F821
+from _helpers import logged_to
 
-from nst.pipeline import write_grid  # noqa: E402
+from nst_pipeline.jobs import write_grid
 
-with open(snakemake.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):  # noqa: F821
+with logged_to(snakemake.log[0]):
     write_grid(
-        snakemake.wildcards.experiment,  # noqa: F821
-        snakemake.wildcards.pair,  # noqa: F821
-        snakemake.params.runs,  # noqa: F821
-        snakemake.params.content,  # noqa: F821
-        snakemake.params.style,  # noqa: F821
-        Path(snakemake.output[0]),  # noqa: F821
+        snakemake.wildcards.experiment,
+        snakemake.wildcards.pair,
+        snakemake.params.runs,
+        snakemake.params.content,
+        snakemake.params.style,
+        Path(snakemake.output[0]),
     )

@@ -1,17 +1,16 @@
-"""Snakemake script of rule make_report: the self-contained HTML report (logic: nst.pipeline)."""
+"""Snakemake script of rule make_report: the self-contained HTML report (logic: nst_pipeline.jobs)."""
+
 import json
-import sys
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1]))  # noqa: F821
+from _helpers import logged_to
 
-from nst.pipeline import write_report  # noqa: E402
+from nst_pipeline.jobs import write_report
 
-with open(snakemake.log[0], "w") as log, redirect_stdout(log), redirect_stderr(log):  # noqa: F821
+with logged_to(snakemake.log[0]):
     write_report(
-        json.loads(snakemake.params.plan),  # noqa: F821
+        json.loads(snakemake.params.plan),
         Path("results"),
-        Path(snakemake.output[0]),  # noqa: F821
-        snakemake.params.title,  # noqa: F821
+        Path(snakemake.output[0]),
+        snakemake.params.title,
     )

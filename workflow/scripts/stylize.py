@@ -1,20 +1,18 @@
-"""Snakemake script of rule stylize: one run of the experiment matrix (logic: nst.pipeline)."""
-import sys
-from contextlib import redirect_stderr, redirect_stdout
-from pathlib import Path
+"""Snakemake script of rule stylize: one run of the experiment matrix (logic: nst_pipeline.jobs)."""
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1]))  # noqa: F821 - the nst package of this workflow
+from _helpers import logged_to
 
-from nst.pipeline import run_stylize_job  # noqa: E402
+from nst_pipeline.jobs import run_stylize_job
 
-with open(snakemake.log[0], "a") as log, redirect_stdout(log), redirect_stderr(log):  # noqa: F821
+# append: a requeued job's log keeps what the pre-empted attempt wrote
+with logged_to(snakemake.log[0], mode="a"):
     run_stylize_job(
-        snakemake.params.run,  # noqa: F821
-        snakemake.input.content,  # noqa: F821
-        snakemake.input.style,  # noqa: F821
-        snakemake.output.image,  # noqa: F821
-        device=snakemake.params.device,  # noqa: F821
-        threads=snakemake.threads,  # noqa: F821
-        checkpoint_every=snakemake.params.checkpoint_every,  # noqa: F821
-        failure_record=snakemake.params.failure_record,  # noqa: F821
+        snakemake.params.run,
+        snakemake.input.content,
+        snakemake.input.style,
+        snakemake.output.image,
+        device=snakemake.params.device,
+        threads=snakemake.threads,
+        checkpoint_every=snakemake.params.checkpoint_every,
+        failure_record=snakemake.params.failure_record,
     )

@@ -1,4 +1,5 @@
 """What the pipeline's jobs do, as plain functions (workflow/scripts/ only unpack `snakemake` and call these)."""
+
 from __future__ import annotations
 
 import json
@@ -7,13 +8,22 @@ import time
 import traceback
 from pathlib import Path
 
+from nst.api import sidecar_path, stylize
 from nst.errors import NSTInterrupted
 from nst.images import atomic_write_bytes
-from nst.stylize import sidecar_path, stylize
 
 
-def run_stylize_job(params: dict, content: str, style: str, image: str, *, device: str, threads: int,
-                    checkpoint_every: int, failure_record: str) -> None:  # fmt: skip
+def run_stylize_job(
+    params: dict,
+    content: str,
+    style: str,
+    image: str,
+    *,
+    device: str,
+    threads: int,
+    checkpoint_every: int,
+    failure_record: str,
+) -> None:
     """One run of the matrix. A failure is recorded (for the report) and re-raised, so Snakemake marks
     only this job failed and, with keep-going, the others go on; the next invocation retries it."""
     try:
@@ -58,9 +68,16 @@ def grid_title(experiment: str, pair: str) -> str:
     return f"{experiment}: {content} x {style}"
 
 
-def write_grid(experiment: str, pair: str, entries: list[dict], content: str, style: str, out: Path,
-               results: Path = Path("results")) -> None:  # fmt: skip
-    from nst.grid import make_grid
+def write_grid(
+    experiment: str,
+    pair: str,
+    entries: list[dict],
+    content: str,
+    style: str,
+    out: Path,
+    results: Path = Path("results"),
+) -> None:
+    from nst_pipeline.grid import make_grid
 
     make_grid(Path(content), Path(style), grid_runs(entries, results), grid_title(experiment, pair), Path(out))
 
@@ -68,8 +85,8 @@ def write_grid(experiment: str, pair: str, entries: list[dict], content: str, st
 def write_report(plan: dict, results: Path, out: Path, title: str) -> None:
     """The HTML report from whatever is on disk. Grids the pipeline has not made (because a run failed)
     are drawn here into a temporary folder, with the failed runs' tiles marked; the page embeds them."""
-    from nst.grid import make_grid
-    from nst.report import build_report
+    from nst_pipeline.grid import make_grid
+    from nst_pipeline.report import build_report
 
     experiments = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -91,8 +108,15 @@ def write_report(plan: dict, results: Path, out: Path, title: str) -> None:
                         grid = None
                 if grid is not None:
                     grids.append(grid)
-            experiments.append({"name": name, "claim": experiment["claim"], "varied": experiment["varied"],
-                                "grids": grids, "runs": runs})  # fmt: skip
+            experiments.append(
+                {
+                    "name": name,
+                    "claim": experiment["claim"],
+                    "varied": experiment["varied"],
+                    "grids": grids,
+                    "runs": runs,
+                }
+            )
         build_report(experiments, Path(out), title=title)
 
 

@@ -3,9 +3,10 @@ no scripts, no external references), plus `summarize()`, the sentences computed 
 
 An experiment dict: {"name": str, "claim": str, "varied": list[str], "grids": list[Path],
                      "runs": list[run dict]}
-A run dict (see nst.grid) plus "experiment": str, "pair": "content__style", "varied_values": dict.
+A run dict (see nst_pipeline.grid) plus "experiment": str, "pair": "content__style", "varied_values": dict.
 A failed/missing run may also carry "parameters" (its planned stylize() parameters) for the table.
 """
+
 from __future__ import annotations
 
 import base64
@@ -17,13 +18,11 @@ from collections import Counter
 from pathlib import Path
 
 import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
-
-from nst.grid import is_random  # noqa: E402
-from nst.images import atomic_write_bytes  # noqa: E402
+from nst.images import atomic_write_bytes
+from nst_pipeline.grid import is_random
 
 LOSS_KINDS = ("total", "content", "style", "tv")
 # (varied parameter, the loss it weights): raising the weight should lower that loss
@@ -212,9 +211,10 @@ def _pair_sentences(group: list[dict]) -> list[str]:
         text += f", {_ratio(high_value, low_value)}." if low_value > 0 else "; the lowest is 0."
         out.append(text)
     differing = [
-        name for name in MEASURE_PARAMETERS
+        name
+        for name in MEASURE_PARAMETERS
         if len(_distinct(_weights_key(r) if name == "weights" else _params(r).get(name) for r in group)) > 1
-    ]  # fmt: skip
+    ]
     if differing:
         out.append(
             f"These runs differ in {', '.join(differing)}, so their losses are measured differently: "
@@ -281,39 +281,42 @@ def loss_curves_png(runs: list[dict], title: str) -> bytes | None:
     ncol = min(len(runs), 4)
     legend_rows = math.ceil(len(runs) / ncol)
     height = 3.1 + 0.22 * legend_rows
-    fig, axes = plt.subplots(1, len(LOSS_KINDS), figsize=(13.6, height), dpi=100)
-    try:
-        cmap = plt.get_cmap("tab10" if len(runs) <= 10 else "tab20")
-        for index, run in enumerate(runs):
-            history = _record(run)["loss_history"]
-            iterations = range(1, len(history) + 1)
-            label = _label(run) + (" [RANDOM WEIGHTS]" if is_random(run) else "")
-            style = {"color": cmap(index % cmap.N), "linestyle": "--" if is_random(run) else "-",
-                     "linewidth": 1.4, "marker": "o" if len(history) < 3 else None, "markersize": 3}  # fmt: skip
-            for ax, kind in zip(axes, LOSS_KINDS):
-                ys = [step.get(kind, float("nan")) for step in history]
-                ax.plot(iterations, ys, label=label if kind == LOSS_KINDS[0] else None, **style)
+    fig = Figure(figsize=(13.6, height), dpi=100)
+    axes = fig.subplots(1, len(LOSS_KINDS))
+    cmap = matplotlib.colormaps["tab10" if len(runs) <= 10 else "tab20"]
+    for index, run in enumerate(runs):
+        history = _record(run)["loss_history"]
+        iterations = range(1, len(history) + 1)
+        label = _label(run) + (" [RANDOM WEIGHTS]" if is_random(run) else "")
+        style = {
+            "color": cmap(index % cmap.N),
+            "linestyle": "--" if is_random(run) else "-",
+            "linewidth": 1.4,
+            "marker": "o" if len(history) < 3 else None,
+            "markersize": 3,
+        }
         for ax, kind in zip(axes, LOSS_KINDS):
-            ax.set_title(f"{kind} loss" + (" (weighted sum)" if kind == "total" else ""), fontsize=10)
-            ax.set_xlabel("iteration", fontsize=9)
-            ax.tick_params(labelsize=8)
-            ax.grid(True, which="major", alpha=0.3)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            positive = [y for line in ax.get_lines() for y in line.get_ydata() if y > 0]
-            # log scale for the total always; for a term, where it spans more than a decade
-            if positive and (kind == "total" or max(positive) > 10 * min(positive)):
-                ax.set_yscale("log", nonpositive="mask")
-                ax.yaxis.set_minor_formatter(NullFormatter())
-            else:
-                ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))
-        fig.suptitle(title, fontsize=11)
-        fig.legend(loc="lower center", ncol=ncol, fontsize=8.5, frameon=False)
-        bottom = (0.22 * legend_rows + 0.15) / height
-        fig.tight_layout(rect=(0, bottom, 1, 0.97))
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=100)
-    finally:
-        plt.close(fig)
+            ys = [step.get(kind, float("nan")) for step in history]
+            ax.plot(iterations, ys, label=label if kind == LOSS_KINDS[0] else None, **style)
+    for ax, kind in zip(axes, LOSS_KINDS):
+        ax.set_title(f"{kind} loss" + (" (weighted sum)" if kind == "total" else ""), fontsize=10)
+        ax.set_xlabel("iteration", fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        positive = [y for line in ax.get_lines() for y in line.get_ydata() if y > 0]
+        # log scale for the total always; for a term, where it spans more than a decade
+        if positive and (kind == "total" or max(positive) > 10 * min(positive)):
+            ax.set_yscale("log", nonpositive="mask")
+            ax.yaxis.set_minor_formatter(NullFormatter())
+        else:
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))
+    fig.suptitle(title, fontsize=11)
+    fig.legend(loc="lower center", ncol=ncol, fontsize=8.5, frameon=False)
+    bottom = (0.22 * legend_rows + 0.15) / height
+    fig.tight_layout(rect=(0, bottom, 1, 0.97))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
     return buffer.getvalue()
 
 
@@ -362,10 +365,29 @@ pre.error { white-space: pre-wrap; word-break: break-word; background: #f7f7f7; 
 """
 
 TABLE_COLUMNS = (
-    "experiment", "pair", "varied values", "model", "weights", "init", "cw", "sw", "tv", "content layer",
-    "style layers", "optimizer", "iter.", "height", "final content", "final style", "final tv",
-    "final total", "wall s", "s / iter", "peak MB", "status",
-)  # fmt: skip
+    "experiment",
+    "pair",
+    "varied values",
+    "model",
+    "weights",
+    "init",
+    "cw",
+    "sw",
+    "tv",
+    "content layer",
+    "style layers",
+    "optimizer",
+    "iter.",
+    "height",
+    "final content",
+    "final style",
+    "final tv",
+    "final total",
+    "wall s",
+    "s / iter",
+    "peak MB",
+    "status",
+)
 
 
 def _weights_short(run: dict) -> str:
@@ -405,13 +427,19 @@ def _table_row(run: dict) -> str:
     losses = [_final(run, kind) for kind in ("content", "style", "tv", "total")]
     cells = [f"<td>{c}</td>" for c in text_cells]
     cells += [f'<td class="num">{_g(params.get(k))}</td>' for k in ("content_weight", "style_weight", "tv_weight")]
-    cells += [f"<td>{content_layer}</td>", f'<td class="num">{style_layers}</td>',
-              f"<td>{_esc(params.get('optimizer', '—'))}</td>"]
-    cells += [f'<td class="num">{_esc(iterations if iterations is not None else "—")}</td>',
-              f'<td class="num">{_esc(params.get("height", "—"))}</td>']
+    cells += [
+        f"<td>{content_layer}</td>",
+        f'<td class="num">{style_layers}</td>',
+        f"<td>{_esc(params.get('optimizer', '—'))}</td>",
+    ]
+    cells += [
+        f'<td class="num">{_esc(iterations if iterations is not None else "—")}</td>',
+        f'<td class="num">{_esc(params.get("height", "—"))}</td>',
+    ]
     cells += [f'<td class="num">{_g(v)}</td>' for v in losses]
-    cells += [f'<td class="num">{_num(record.get(k))}</td>'
-              for k in ("wall_time_s", "time_per_iteration_s", "peak_memory_mb")]
+    cells += [
+        f'<td class="num">{_num(record.get(k))}</td>' for k in ("wall_time_s", "time_per_iteration_s", "peak_memory_mb")
+    ]
     cells.append(f'<td class="status-{_esc(status)}">{_esc(status)}</td>')
     classes = [_esc(status)] + (["random"] if is_random(run) else [])
     return f'<tr class="{" ".join(classes)}">' + "".join(cells) + "</tr>"
@@ -504,8 +532,10 @@ def build_report(experiments: list[dict], out: Path, title: str = "nst-pipeline 
         )
     failed_n = statuses.get("failed", 0) + statuses.get("missing", 0)
     head.append('<ul class="counts">')
-    head.append(f"<li><b>{len(experiments)}</b> experiment{_s(len(experiments))}</li>"
-                f"<li><b>{len(runs)}</b> run{_s(len(runs))}</li>")
+    head.append(
+        f"<li><b>{len(experiments)}</b> experiment{_s(len(experiments))}</li>"
+        f"<li><b>{len(runs)}</b> run{_s(len(runs))}</li>"
+    )
     head.append(f"<li><b>{statuses.get('ok', 0)}</b> ok</li>")
     head.append(f'<li class="{"bad" if statuses.get("failed") else ""}"><b>{statuses.get("failed", 0)}</b> failed</li>')
     if statuses.get("missing"):
@@ -519,7 +549,7 @@ def build_report(experiments: list[dict], out: Path, title: str = "nst-pipeline 
             weights[label] += 1
             if is_random(run):
                 random_labels.add(label)
-    head.append("<p><b>Weights used:</b></p><ul class=\"weights\">")
+    head.append('<p><b>Weights used:</b></p><ul class="weights">')
     for label, n in weights.items():
         cls = ' class="random"' if label in random_labels else ""
         head.append(f"<li{cls}>{_esc(label)} — {n} run{_s(n)}</li>")
@@ -530,8 +560,10 @@ def build_report(experiments: list[dict], out: Path, title: str = "nst-pipeline 
     torch_versions = _distinct((_record(run).get("versions") or {}).get("torch") for run in runs)
     torch_versions = [v for v in torch_versions if v]
     if devices or torch_versions:
-        head.append(f"<p><b>Device:</b> {_esc(', '.join(devices) or '—')}; "
-                    f"<b>torch:</b> {_esc(', '.join(torch_versions) or '—')}</p>")  # fmt: skip
+        head.append(
+            f"<p><b>Device:</b> {_esc(', '.join(devices) or '—')}; "
+            f"<b>torch:</b> {_esc(', '.join(torch_versions) or '—')}</p>"
+        )
     links = [f'<a href="#exp-{_esc(_slug(str(e.get("name", ""))))}">{_esc(e.get("name", ""))}</a>' for e in experiments]
     links.append('<a href="#all-runs">All runs</a>')
     if failed_n:
@@ -546,9 +578,11 @@ def build_report(experiments: list[dict], out: Path, title: str = "nst-pipeline 
     table.append("</tr></thead><tbody>")
     table.extend(_table_row(run) for run in runs)
     table.append("</tbody></table></div>")
-    table.append("<p>cw, sw, tv: content, style and total-variation weights; style layers: how many (hover for "
-                 "their names). Losses are the final, unweighted terms. Rows in red used random weights.</p>"
-                 "</section>")  # fmt: skip
+    table.append(
+        "<p>cw, sw, tv: content, style and total-variation weights; style layers: how many (hover for "
+        "their names). Losses are the final, unweighted terms. Rows in red used random weights.</p>"
+        "</section>"
+    )
     body.append("\n".join(table))
 
     bad = [run for run in runs if run.get("status") != "ok"]

@@ -9,19 +9,17 @@ start of its error. The weights used are written along the bottom of the figure.
 A run dict: {"run_id": str, "label": str, "row": int, "status": "ok"|"failed"|"missing",
              "image": Path|None, "record": dict|None, "error": str|None}
 """
+
 from __future__ import annotations
 
 import io
 import textwrap
 from pathlib import Path
 
-import matplotlib
+from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
+from PIL import Image
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from nst.images import atomic_write_bytes  # noqa: E402
+from nst.images import atomic_write_bytes
 
 DPI = 100
 MAX_FIGURE_WIDTH_IN = 16.0  # 1600 px at DPI 100
@@ -64,8 +62,15 @@ def grid_layout(runs: list[dict], aspect: float) -> dict:
     tile_h = round(DPI * tile_w / aspect) / DPI
     width = round(DPI * tile_w * n_cols) / DPI
     height = round(DPI * (TITLE_IN + len(rows) * (tile_h + TILE_LABEL_IN) + FOOTER_IN)) / DPI
-    return {"rows": rows, "per_row": per_row, "n_cols": n_cols, "tile_w": tile_w, "tile_h": tile_h,
-            "thumbs": thumbs, "figsize": (width, height)}  # fmt: skip
+    return {
+        "rows": rows,
+        "per_row": per_row,
+        "n_cols": n_cols,
+        "tile_w": tile_w,
+        "tile_h": tile_h,
+        "thumbs": thumbs,
+        "figsize": (width, height),
+    }
 
 
 def expected_pixel_size(runs: list[dict], content: Path) -> tuple[int, int]:
@@ -110,57 +115,64 @@ def make_grid(content: Path, style: Path, runs: list[dict], title: str, out: Pat
     layout = grid_layout(runs, content_img.size[0] / content_img.size[1])
     width, height = layout["figsize"]
     tile_w, tile_h = layout["tile_w"], layout["tile_h"]
-    fig = plt.figure(figsize=(width, height), dpi=DPI)
-    try:
-        fig.suptitle(_wrap(title, width, lines=1, fontsize=12), y=1 - 0.12 / height, va="top", fontsize=12,
-                     weight="bold")
-        pad = 0.06  # inches of white around each picture
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    fig.suptitle(_wrap(title, width, lines=1, fontsize=12), y=1 - 0.12 / height, va="top", fontsize=12, weight="bold")
+    pad = 0.06  # inches of white around each picture
 
-        def axes_at(row_index: int, col: int, part: int = 0, parts: int = 1):
-            """The axes of a tile; with parts=2, its upper (part 0) or lower (part 1) half."""
-            left = col * tile_w + pad
-            top = TITLE_IN + row_index * (tile_h + TILE_LABEL_IN)
-            box_h = tile_h
-            if parts == 2:  # two pictures with a one-line label each, in a tile + its label room
-                box_h = (tile_h + TILE_LABEL_IN) / 2 - HALF_LABEL_IN
-                top += part * (box_h + HALF_LABEL_IN)
-            bottom = height - top - box_h
-            ax = fig.add_axes((left / width, (bottom + pad) / height,
-                               (tile_w - 2 * pad) / width, (box_h - 2 * pad) / height))  # fmt: skip
-            ax.set_xticks([])
-            ax.set_yticks([])
-            return ax
+    def axes_at(row_index: int, col: int, part: int = 0, parts: int = 1):
+        """The axes of a tile; with parts=2, its upper (part 0) or lower (part 1) half."""
+        left = col * tile_w + pad
+        top = TITLE_IN + row_index * (tile_h + TILE_LABEL_IN)
+        box_h = tile_h
+        if parts == 2:  # two pictures with a one-line label each, in a tile + its label room
+            box_h = (tile_h + TILE_LABEL_IN) / 2 - HALF_LABEL_IN
+            top += part * (box_h + HALF_LABEL_IN)
+        bottom = height - top - box_h
+        ax = fig.add_axes(
+            (left / width, (bottom + pad) / height, (tile_w - 2 * pad) / width, (box_h - 2 * pad) / height)
+        )
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return ax
 
-        def label_under(ax, text: str, color: str = "black", weight: str = "normal", lines: int = 2):
-            ax.text(0.5, -0.03, _wrap(text, tile_w, lines=lines), transform=ax.transAxes, ha="center", va="top",
-                    fontsize=8.5, color=color, weight=weight, linespacing=1.1)  # fmt: skip
+    def label_under(ax, text: str, color: str = "black", weight: str = "normal", lines: int = 2):
+        ax.text(
+            0.5,
+            -0.03,
+            _wrap(text, tile_w, lines=lines),
+            transform=ax.transAxes,
+            ha="center",
+            va="top",
+            fontsize=8.5,
+            color=color,
+            weight=weight,
+            linespacing=1.1,
+        )
 
-        thumbnails = ((content_img, "content", content), (style_img, "style", style))
-        for index, (image, what, path) in enumerate(thumbnails):
-            if layout["thumbs"] == "side by side":
-                ax = axes_at(0, index)
-            elif layout["thumbs"] == "column":
-                ax = axes_at(index, 0)
-            else:
-                ax = axes_at(0, 0, part=index, parts=2)
-            ax.imshow(image)
-            ax.set_aspect("equal")
-            ax.axis("off")
-            label_under(ax, f"{what}: {path.stem}", weight="bold", lines=1 if layout["thumbs"] == "stacked" else 2)
+    thumbnails = ((content_img, "content", content), (style_img, "style", style))
+    for index, (image, what, path) in enumerate(thumbnails):
+        if layout["thumbs"] == "side by side":
+            ax = axes_at(0, index)
+        elif layout["thumbs"] == "column":
+            ax = axes_at(index, 0)
+        else:
+            ax = axes_at(0, 0, part=index, parts=2)
+        ax.imshow(image)
+        ax.set_aspect("equal")
+        ax.axis("off")
+        label_under(ax, f"{what}: {path.stem}", weight="bold", lines=1 if layout["thumbs"] == "stacked" else 2)
 
-        first_run_col = 2 if layout["thumbs"] == "side by side" else 1
-        for row_index, row in enumerate(layout["rows"]):
-            for i, run in enumerate(layout["per_row"][row]):
-                ax = axes_at(row_index, first_run_col + i)
-                _draw_run(ax, run, tile_w, content_img.size[0] / content_img.size[1])
-                label_under(ax, str(run.get("label") or run.get("run_id") or ""))
+    first_run_col = 2 if layout["thumbs"] == "side by side" else 1
+    for row_index, row in enumerate(layout["rows"]):
+        for i, run in enumerate(layout["per_row"][row]):
+            ax = axes_at(row_index, first_run_col + i)
+            _draw_run(ax, run, tile_w, content_img.size[0] / content_img.size[1])
+            label_under(ax, str(run.get("label") or run.get("run_id") or ""))
 
-        footer = _wrap(_weights_footer(runs), width, lines=2, fontsize=7.5)
-        fig.text(0.005, 0.08 / height, footer, ha="left", va="bottom", fontsize=7.5, color="#444444")
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=DPI)
-    finally:
-        plt.close(fig)
+    footer = _wrap(_weights_footer(runs), width, lines=2, fontsize=7.5)
+    fig.text(0.005, 0.08 / height, footer, ha="left", va="bottom", fontsize=7.5, color="#444444")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
     atomic_write_bytes(out, buffer.getvalue())
 
 
@@ -185,17 +197,44 @@ def _draw_run(ax, run: dict, tile_w: float, aspect: float) -> None:
         for spine in ax.spines.values():
             spine.set_color("#888888")
         message = "FAILED" if status == "failed" else "MISSING"
-        ax.text(0.5, 0.62, message, transform=ax.transAxes, ha="center", va="center", fontsize=13,
-                weight="bold", color="#444444")  # fmt: skip
+        ax.text(
+            0.5,
+            0.62,
+            message,
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=13,
+            weight="bold",
+            color="#444444",
+        )
         if error:
             text = " ".join(str(error).split())[:ERROR_CHARS]
-            ax.text(0.5, 0.38, _wrap(text, 0.85 * tile_w, lines=4, fontsize=7), transform=ax.transAxes, ha="center",
-                    va="top", fontsize=7, color="#333333", family="monospace")  # fmt: skip
+            ax.text(
+                0.5,
+                0.38,
+                _wrap(text, 0.85 * tile_w, lines=4, fontsize=7),
+                transform=ax.transAxes,
+                ha="center",
+                va="top",
+                fontsize=7,
+                color="#333333",
+                family="monospace",
+            )
         return
     ax.imshow(image)
     ax.set_aspect("equal")
     ax.axis("off")
     if is_random(run):
-        ax.text(0.5, 0.96, "RANDOM WEIGHTS", transform=ax.transAxes, ha="center", va="top", fontsize=9,
-                weight="bold", color="white",
-                bbox={"boxstyle": "round,pad=0.25", "facecolor": "#d00000", "edgecolor": "none"})  # fmt: skip
+        ax.text(
+            0.5,
+            0.96,
+            "RANDOM WEIGHTS",
+            transform=ax.transAxes,
+            ha="center",
+            va="top",
+            fontsize=9,
+            weight="bold",
+            color="white",
+            bbox={"boxstyle": "round,pad=0.25", "facecolor": "#d00000", "edgecolor": "none"},
+        )

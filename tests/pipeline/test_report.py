@@ -1,4 +1,5 @@
 """Tests of the comparison grid (nst.grid) and the HTML report (nst.report), on real tiny runs."""
+
 from __future__ import annotations
 
 import base64
@@ -7,18 +8,14 @@ import re
 from pathlib import Path
 
 import pytest
+from browser import check_page, find_chromium
 from PIL import Image
 
 import nst
-from nst.grid import expected_pixel_size, make_grid
-from nst.report import build_report, summarize
+from nst_pipeline.grid import expected_pixel_size, make_grid
+from nst_pipeline.report import build_report, summarize
 
-try:
-    from tests.browser import check_page, find_chromium
-except ImportError:  # tests/ on sys.path directly (pytest rootdir-less import)
-    from browser import check_page, find_chromium
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "data" / "content" / "chelsea.jpg"
 STYLE = ROOT / "data" / "style" / "starry_night.jpg"
 PAIR = "chelsea__starry_night"
@@ -27,10 +24,17 @@ XSS_ERROR = 'NSTNumericalError: loss became non-finite <script>alert("x")</scrip
 
 def _run_dict(run_id, label, varied, result=None, *, row=0, status="ok", error=None):
     return {
-        "run_id": run_id, "label": label, "row": row, "status": status,
-        "image": result.image if result else None, "record": result.record if result else None,
-        "error": error, "experiment": "style_weight", "pair": PAIR, "varied_values": varied,
-    }  # fmt: skip
+        "run_id": run_id,
+        "label": label,
+        "row": row,
+        "status": status,
+        "image": result.image if result else None,
+        "record": result.record if result else None,
+        "error": error,
+        "experiment": "style_weight",
+        "pair": PAIR,
+        "varied_values": varied,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +49,18 @@ def runs(tmp_path_factory):
         "low": _run_dict("sw1e3", "style_weight = 1000", {"style_weight": 1e3}, low),
         "high": _run_dict("sw1e6", "style_weight = 1e+06", {"style_weight": 1e6}, high),
         "random": _run_dict("rand", "weights = random", {"weights": "random"}, rand, row=1),
-        "failed": _run_dict("sw1e9", "style_weight = 1e+09", {"style_weight": 1e9}, status="failed",
-                            error=XSS_ERROR),  # fmt: skip
+        "failed": _run_dict("sw1e9", "style_weight = 1e+09", {"style_weight": 1e9}, status="failed", error=XSS_ERROR),
     }
 
 
 def _experiment(runs: list[dict], grid: Path) -> dict:
-    return {"name": "style_weight", "claim": "More style weight <b>gives</b> more style.",
-            "varied": ["style_weight"], "grids": [grid], "runs": runs}  # fmt: skip
+    return {
+        "name": "style_weight",
+        "claim": "More style weight <b>gives</b> more style.",
+        "varied": ["style_weight"],
+        "grids": [grid],
+        "runs": runs,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -134,17 +142,43 @@ def test_summarize_on_real_runs(runs):
 
 def _synthetic(label: str, sw: float, style: float, content: float, **extra) -> dict:
     record = {
-        "parameters": {"model": "vgg19", "weights": "bundled", "init_method": "content", "content_weight": 1e5,
-                       "style_weight": sw, "tv_weight": 1.0, "content_layer": 4, "style_layers": 6,
-                       "optimizer": "lbfgs", "iterations": 10, "learning_rate": 1.0, "height": 64, "seed": 0},
+        "parameters": {
+            "model": "vgg19",
+            "weights": "bundled",
+            "init_method": "content",
+            "content_weight": 1e5,
+            "style_weight": sw,
+            "tv_weight": 1.0,
+            "content_layer": 4,
+            "style_layers": 6,
+            "optimizer": "lbfgs",
+            "iterations": 10,
+            "learning_rate": 1.0,
+            "height": 64,
+            "seed": 0,
+        },
         "weights": {"source": "bundled", "sha256": "ab" * 32, "pretrained": True, "label": "bundled: test"},
-        "random_weights": False, "iterations_done": 10, "stopped_early": False,
-        "time_per_iteration_s": 0.1, "wall_time_s": 1.0, "peak_memory_mb": 100.0,
+        "random_weights": False,
+        "iterations_done": 10,
+        "stopped_early": False,
+        "time_per_iteration_s": 0.1,
+        "wall_time_s": 1.0,
+        "peak_memory_mb": 100.0,
         "final_losses": {"content": content, "style": style, "tv": 1.0, "total": 1.0},
         "loss_history": [],
-    } | extra  # fmt: skip
-    return {"run_id": label, "label": label, "row": 0, "status": "ok", "image": None, "record": record,
-            "error": None, "experiment": "e", "pair": "a__b", "varied_values": {"style_weight": sw}}  # fmt: skip
+    } | extra
+    return {
+        "run_id": label,
+        "label": label,
+        "row": 0,
+        "status": "ok",
+        "image": None,
+        "record": record,
+        "error": None,
+        "experiment": "e",
+        "pair": "a__b",
+        "varied_values": {"style_weight": sw},
+    }
 
 
 def test_summarize_synthetic_lowest_and_monotonic():

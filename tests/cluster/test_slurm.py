@@ -4,6 +4,7 @@ pre-empted with `scontrol requeue` that resumes from its checkpoint.
 
 Every wait is bounded; every Snakemake runs in its own session and is killed (with its SLURM jobs)
 in `finally`; the cluster is stopped at module teardown."""
+
 from __future__ import annotations
 
 import json
@@ -18,9 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # pipeline_helpers, however pytest is started
-from pipeline_helpers import REPO, SNAKEMAKE  # noqa: E402
+from pipeline_helpers import REPO, SNAKEMAKE
 
 pytestmark = pytest.mark.slurm
 
@@ -52,8 +51,9 @@ def _kill_group(proc: subprocess.Popen, grace: float = 30) -> None:
 
 def _run_bounded(command: list[str], timeout: float, **kwargs) -> subprocess.CompletedProcess:
     """subprocess.run in its own session; on time-out the whole group is killed, not just the leader."""
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True, **kwargs)  # fmt: skip
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, **kwargs
+    )
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -76,8 +76,14 @@ class Snakemake:
         self.log_path = workdir.parent / f"{workdir.name}.snakemake.log"
         command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
         with open(self.log_path, "w") as log:
-            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
-                                         env=os.environ | {"NST_OFFLINE": "1"}, start_new_session=True)  # fmt: skip
+            self.proc = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=workdir,
+                env=os.environ | {"NST_OFFLINE": "1"},
+                start_new_session=True,
+            )
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.is_file() else ""
@@ -118,8 +124,9 @@ def slurm_failure_details(workdir: Path) -> str:
 # ----------------------------------------------------------------------------- SLURM queries
 def sacct_rows(uuid: str, duplicates: bool = False) -> list[dict]:
     """The run's allocations (one row per job; with duplicates also each requeued instance)."""
-    command = ["sacct", "-X", "-n", "-P", "--name", uuid, "-S", "now-2days",
-               "-o", "JobID,Comment,State,AllocTRES"] + (["-D"] if duplicates else [])  # fmt: skip
+    command = ["sacct", "-X", "-n", "-P", "--name", uuid, "-S", "now-2days", "-o", "JobID,Comment,State,AllocTRES"] + (
+        ["-D"] if duplicates else []
+    )
     out = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True).stdout
     rows = []
     for line in out.splitlines():
@@ -142,8 +149,9 @@ def settled_sacct_rows(uuid: str, timeout: float = 60) -> list[dict]:
 
 
 def squeue_jobs(uuid: str) -> list[dict]:
-    out = subprocess.run(["squeue", "-h", "--name", uuid, "-o", "%i|%T|%r|%k"], capture_output=True, text=True,
-                         timeout=30).stdout  # fmt: skip
+    out = subprocess.run(
+        ["squeue", "-h", "--name", uuid, "-o", "%i|%T|%r|%k"], capture_output=True, text=True, timeout=30
+    ).stdout
     jobs = []
     for line in out.splitlines():
         if line.strip():
@@ -270,10 +278,19 @@ def test_preempted_stylize_job_is_requeued_and_resumes(slurm_cluster, tmp_path):
         # 1. wait (bounded) until the stylize job runs and has checkpointed at least 10 iterations
         deadline, job_id, iteration = time.monotonic() + 300, None, None
         while job_id is None:
-            assert run.proc.poll() is None, f"snakemake ended (rc {run.proc.returncode}) before the requeue:\n" + run.output()[-5000:]  # fmt: skip
-            assert time.monotonic() < deadline, f"no running stylize job with a checkpoint >= 10 within 300 s (last seen iteration {iteration}):\n{run.output()[-3000:]}"  # fmt: skip
+            assert run.proc.poll() is None, (
+                f"snakemake ended (rc {run.proc.returncode}) before the requeue:\n" + run.output()[-5000:]
+            )
+            assert time.monotonic() < deadline, (
+                "no running stylize job with a checkpoint >= 10 within 300 s "
+                f"(last seen iteration {iteration}):\n{run.output()[-3000:]}"
+            )
             uuid = run.run_uuid()
-            running = [j for j in squeue_jobs(uuid) if j["state"] == "RUNNING" and j["comment"].startswith("rule_stylize")] if uuid else []  # fmt: skip
+            running = (
+                [j for j in squeue_jobs(uuid) if j["state"] == "RUNNING" and j["comment"].startswith("rule_stylize")]
+                if uuid
+                else []
+            )
             checkpoints = list((slurm_dir / "results/runs").glob("*/*.ckpt"))
             iteration = read_checkpoint_iteration(checkpoints[0]) if checkpoints else None
             if running and iteration is not None and iteration >= 10:
@@ -306,7 +323,10 @@ def test_preempted_stylize_job_is_requeued_and_resumes(slurm_cluster, tmp_path):
 
     history = [r for r in sacct_rows(uuid, duplicates=True) if r["comment"].startswith("rule_stylize")]
     submitted = re.findall(r"submitted with SLURM jobid (\d+) \(log: \S*/rule_stylize/", output)
-    details = f"squeue states of job {job_id} after requeue: {states_seen}; sacct -D: {history}; stylize submissions: {submitted}"  # fmt: skip
+    details = (
+        f"squeue states of job {job_id} after requeue: {states_seen}; sacct -D: {history}; "
+        f"stylize submissions: {submitted}"
+    )
     # SLURM requeued the job (the pre-emption really happened) and a stylize job of the run completed
     assert any(r["job_id"] == job_id and r["state"] == "REQUEUED" for r in history), details
     assert any(r["state"] == "COMPLETED" for r in history), details
@@ -314,7 +334,9 @@ def test_preempted_stylize_job_is_requeued_and_resumes(slurm_cluster, tmp_path):
     pngs = sorted((slurm_dir / "results/runs").glob("*/*.png"))
     assert len(pngs) == 1, pngs
     record = sidecar(pngs[0])
-    details += f"; checkpoint seen before requeue: {iteration}; resumed_from_iteration: {record['resumed_from_iteration']}"
+    details += (
+        f"; checkpoint seen before requeue: {iteration}; resumed_from_iteration: {record['resumed_from_iteration']}"
+    )
     print(details)  # shown with -rP (or on failure)
     rule_log = (slurm_dir / "results/logs/stylize" / pngs[0].parent.name / pngs[0].name).with_suffix(".log")
     assert "nst: resuming from" in rule_log.read_text(errors="replace"), details
@@ -333,5 +355,7 @@ def test_preempted_stylize_job_is_requeued_and_resumes(slurm_cluster, tmp_path):
     run_local(local_dir, str(target), "--configfile", str(config_path))  # target first: --configfile takes 1+ values
     local_record = sidecar(local_dir / target)
     assert local_record["resumed_from_iteration"] is None
-    assert (local_dir / target).read_bytes() == pngs[0].read_bytes(), f"resumed SLURM image differs from the local one; {details}"  # fmt: skip
+    assert (local_dir / target).read_bytes() == pngs[0].read_bytes(), (
+        f"resumed SLURM image differs from the local one; {details}"
+    )
     assert record["final_losses"] == local_record["final_losses"]

@@ -1,6 +1,7 @@
 """Runs that survive being killed: real `python -m nst stylize` subprocesses, killed mid-run
 (SIGKILL: no warning; SIGTERM: what SLURM sends on time-out/pre-emption), then run again. On CPU the
 resumed result must be byte-identical to an uninterrupted run."""
+
 from __future__ import annotations
 
 import json
@@ -21,11 +22,29 @@ ITERATIONS = 40
 
 def command(out: Path, seed: int = 1) -> list[str]:
     return [
-        sys.executable, "-m", "nst", "stylize", "--content", "data/content/chelsea.jpg",
-        "--style", "data/style/starry_night.jpg", "--weights", "bundled", "--height", "64",
-        "--iterations", str(ITERATIONS), "--checkpoint-every", "5", "--init-method", "gaussian",
-        "--seed", str(seed), "--out", str(out),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "nst",
+        "stylize",
+        "--content",
+        "data/content/chelsea.jpg",
+        "--style",
+        "data/style/starry_night.jpg",
+        "--weights",
+        "bundled",
+        "--height",
+        "64",
+        "--iterations",
+        str(ITERATIONS),
+        "--checkpoint-every",
+        "5",
+        "--init-method",
+        "gaussian",
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+    ]
 
 
 def env() -> dict:
@@ -42,8 +61,9 @@ def run_to_completion(repo_root: Path, out: Path, seed: int = 1) -> subprocess.C
 def start(repo_root: Path, out: Path, seed: int = 1) -> subprocess.Popen:
     out.mkdir(parents=True, exist_ok=True)
     with open(out.parent / f"{out.name}.log", "w") as log:  # a file, not a pipe: a full pipe blocks the run
-        return subprocess.Popen(command(out, seed), cwd=repo_root, env=env(), stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
+        return subprocess.Popen(
+            command(out, seed), cwd=repo_root, env=env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def log_of(out: Path) -> str:

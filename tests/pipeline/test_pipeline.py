@@ -1,12 +1,11 @@
 """The Snakemake pipeline for real: lint, dry-runs, a tiny end-to-end run, reruns, report, bad configs."""
+
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
-
 from pipeline_helpers import REPO, copy_workflow, job_counts, snakemake, write_config
 
 TINY = REPO / "tests/configs/tiny.yaml"
@@ -49,10 +48,20 @@ def test_tiny_run_end_to_end(tiny_run):
     for image in runs:
         record = json.loads(image.with_suffix(".json").read_text())
         assert record["weights"]["source"] == "bundled" and record["iterations_done"] == 3
-        assert (tiny_run / "results/logs/stylize" / image.relative_to(tiny_run / "results/runs")).with_suffix(".log").is_file()
-        assert (tiny_run / "results/benchmarks/stylize" / image.relative_to(tiny_run / "results/runs")).with_suffix(".tsv").is_file()
+        assert (
+            (tiny_run / "results/logs/stylize" / image.relative_to(tiny_run / "results/runs"))
+            .with_suffix(".log")
+            .is_file()
+        )
+        assert (
+            (tiny_run / "results/benchmarks/stylize" / image.relative_to(tiny_run / "results/runs"))
+            .with_suffix(".tsv")
+            .is_file()
+        )
     assert sorted(p.name for p in (tiny_run / "results/grids").rglob("*.png")) == [
-        "chelsea__starry_night.png", "chelsea__starry_night.png"]  # fmt: skip
+        "chelsea__starry_night.png",
+        "chelsea__starry_night.png",
+    ]
     html = (tiny_run / "results/report.html").read_text()
     assert "init" in html and "style_layers" in html and "RANDOM WEIGHTS" not in html
 
@@ -71,8 +80,12 @@ def test_rerun_does_only_what_changed(tiny_run, tmp_path):
     assert job_counts(result.stdout) == {"stylize": 1, "make_grid": 1, "make_report": 1, "all": 1}, result.stdout
 
     # a changed default reruns everything it reaches
-    result = snakemake(tiny_run, "-n", "--configfile", str(write_config(tmp_path / "h.yaml", defaults={
-        "weights": "bundled", "height": 40, "iterations": 3})))  # fmt: skip
+    result = snakemake(
+        tiny_run,
+        "-n",
+        "--configfile",
+        str(write_config(tmp_path / "h.yaml", defaults={"weights": "bundled", "height": 40, "iterations": 3})),
+    )
     assert job_counts(result.stdout)["stylize"] == 3
 
 
@@ -81,8 +94,11 @@ def test_engine_code_change_reruns_the_runs(tmp_path):
     # a copy of workflow + engine, so the engine can be edited; its own finished tiny run
     snakefile = copy_workflow(tmp_path / "copy")
     work = tmp_path / "work"
-    config = write_config(tmp_path / "one.yaml", run_experiments=["init"],
-                          experiments={"init": {"sweeps": [{"vary": {"init_method": ["content"]}}]}})  # fmt: skip
+    config = write_config(
+        tmp_path / "one.yaml",
+        run_experiments=["init"],
+        experiments={"init": {"sweeps": [{"vary": {"init_method": ["content"]}}]}},
+    )
     assert snakemake(work, "--configfile", str(config), snakefile=snakefile).returncode == 0
     same = snakemake(work, "-n", "--configfile", str(config), snakefile=snakefile)
     assert "Nothing to be done" in same.stdout + same.stderr, same.stdout
@@ -146,8 +162,15 @@ def test_bad_config_layer_out_of_range(tmp_path):
 
 
 def test_bad_config_missing_image(tmp_path):
-    out = _bad(tmp_path, lambda c: c.update(images={"content": {"chelsea": "data/content/nope.jpg"},
-                                                    "style": {"starry_night": "data/style/starry_night.jpg"}}))  # fmt: skip
+    out = _bad(
+        tmp_path,
+        lambda c: c.update(
+            images={
+                "content": {"chelsea": "data/content/nope.jpg"},
+                "style": {"starry_night": "data/style/starry_night.jpg"},
+            }
+        ),
+    )
     assert "images.content.chelsea" in out and "nope.jpg" in out
 
 
@@ -162,8 +185,9 @@ def test_failed_run_is_isolated_and_retried_alone(tmp_path):
     bad_weights.write_bytes(b"not a state dict")
     config = yaml.safe_load(TINY.read_text())
     config["run_experiments"] = ["init"]
-    config["experiments"]["init"]["sweeps"].append({"set": {"weights": str(bad_weights)},
-                                                    "vary": {"init_method": ["content"]}})  # fmt: skip
+    config["experiments"]["init"]["sweeps"].append(
+        {"set": {"weights": str(bad_weights)}, "vary": {"init_method": ["content"]}}
+    )
     path = tmp_path / "failing.yaml"
     path.write_text(yaml.safe_dump(config))
     work = tmp_path / "work"

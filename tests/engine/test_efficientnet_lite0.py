@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "data/content"
 CAT_CLASSES = set(range(281, 286))  # ImageNet: tabby, tiger cat, Persian, Siamese, Egyptian cat
 
@@ -90,9 +90,11 @@ def test_input_normalisation(pretrained):
     handles = [m.register_forward_hook(hook) for m in pretrained.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     try:
         mismatch = {}
-        for name, mean, std in [("lite", effl0.INPUT_MEAN, effl0.INPUT_STD),
-                                ("imagenet", IMAGENET_MEAN, IMAGENET_STD),
-                                ("raw01", (0.0,) * 3, (1.0,) * 3)]:
+        for name, mean, std in [
+            ("lite", effl0.INPUT_MEAN, effl0.INPUT_STD),
+            ("imagenet", IMAGENET_MEAN, IMAGENET_STD),
+            ("raw01", (0.0,) * 3, (1.0,) * 3),
+        ]:
             log_ratios.clear()
             with torch.no_grad():
                 pretrained(normalise(x, mean, std))

@@ -5,15 +5,16 @@ plan_experiments() once at parse time. Each run's output path is derived from al
 determine its result (nst.naming.run_id), so a run shared by several experiments - the all-defaults
 run, say - is one job, computed once.
 """
+
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nst.api import RESULT_PARAMETERS, check_run
 from nst.errors import NSTInputError
 from nst.naming import run_id
-from nst.stylize import RESULT_PARAMETERS, check_run
 
 PAIR_SEPARATOR = "__"
 
@@ -96,7 +97,9 @@ def plan_experiments(config: dict, base_dir: Path) -> Plan:
         where = f"experiments.{name}"
         pairs = _pairs(spec["pairs"], f"{where}.pairs", contents, styles) if spec.get("pairs") else default_pairs
         varied = list(dict.fromkeys(key for sweep in spec["sweeps"] for key in sweep["vary"]))
-        experiment = Experiment(name, spec.get("claim", "").strip(), varied, [f"{c}{PAIR_SEPARATOR}{s}" for c, s in pairs])
+        experiment = Experiment(
+            name, spec.get("claim", "").strip(), varied, [f"{c}{PAIR_SEPARATOR}{s}" for c, s in pairs]
+        )
         for content, style in pairs:
             pair = f"{content}{PAIR_SEPARATOR}{style}"
             entries = experiment.runs.setdefault(pair, [])
@@ -110,11 +113,14 @@ def plan_experiments(config: dict, base_dir: Path) -> Plan:
                         try:
                             checked[key] = check_run(contents[content], styles[style], **params)
                         except NSTInputError as error:
-                            raise ConfigError(f"config {where}.sweeps[{row}] ({_label(varied_values)}): {error}") from None
+                            raise ConfigError(
+                                f"config {where}.sweeps[{row}] ({_label(varied_values)}): {error}"
+                            ) from None
                     resolved = {k: checked[key][k] for k in RESULT_PARAMETERS}
                     run_name = f"{pair}/{run_id(resolved)}"
                     runs.setdefault(run_name, Run(run_name, contents[content], styles[style], resolved))
-                    entries.append({"run": run_name, "label": _label(varied_values), "row": row,
-                                    "varied_values": varied_values})  # fmt: skip
+                    entries.append(
+                        {"run": run_name, "label": _label(varied_values), "row": row, "varied_values": varied_values}
+                    )
         experiments[name] = experiment
     return Plan(runs, experiments)

@@ -1,5 +1,6 @@
 """The command line, as users run it: `python -m nst ...` and the classic `neural_style_transfer.py`
 script, in subprocesses (cwd = repo root, NST_OFFLINE=1)."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,27 @@ def files_under(folder: Path) -> list[str]:
 
 def test_stylize_writes_image_and_sidecar_with_progress(repo_root, tmp_path):
     out = tmp_path / "out"
-    proc, _ = nst_run(repo_root, [sys.executable, "-m", "nst", "stylize", "--content", CONTENT, "--style", STYLE,
-                                  "--weights", "bundled", "--height", "48", "--iterations", "3", "--out", str(out)])  # fmt: skip
+    proc, _ = nst_run(
+        repo_root,
+        [
+            sys.executable,
+            "-m",
+            "nst",
+            "stylize",
+            "--content",
+            CONTENT,
+            "--style",
+            STYLE,
+            "--weights",
+            "bundled",
+            "--height",
+            "48",
+            "--iterations",
+            "3",
+            "--out",
+            str(out),
+        ],
+    )
     assert proc.returncode == 0, proc.stderr
     stem = "chelsea_starry_night_o_lbfgs_i_content_h_48_m_vgg19_cw_100000.0_sw_30000.0_tv_1.0_cl_4_sl_6_w_bundled"
     assert files_under(out) == [stem + ".json", stem + ".png"]
@@ -49,12 +69,37 @@ def test_stylize_writes_image_and_sidecar_with_progress(repo_root, tmp_path):
 
 def test_classic_script_writes_the_classic_name(repo_root, tmp_path):
     out = tmp_path / "classic"
-    proc, _ = nst_run(repo_root, [
-        sys.executable, "neural_style_transfer.py", "--content_img_name", "chelsea.jpg",
-        "--style_img_name", "starry_night.jpg", "--model", "vgg19", "--weights", "bundled", "--height", "48",
-        "--iterations", "2", "--content_weight", "100000", "--style_weight", "30000", "--tv_weight", "1",
-        "--optimizer", "lbfgs", "--init_method", "content", "--output_dir", str(out),
-    ])  # fmt: skip
+    proc, _ = nst_run(
+        repo_root,
+        [
+            sys.executable,
+            "neural_style_transfer.py",
+            "--content_img_name",
+            "chelsea.jpg",
+            "--style_img_name",
+            "starry_night.jpg",
+            "--model",
+            "vgg19",
+            "--weights",
+            "bundled",
+            "--height",
+            "48",
+            "--iterations",
+            "2",
+            "--content_weight",
+            "100000",
+            "--style_weight",
+            "30000",
+            "--tv_weight",
+            "1",
+            "--optimizer",
+            "lbfgs",
+            "--init_method",
+            "content",
+            "--output_dir",
+            str(out),
+        ],
+    )
     assert proc.returncode == 0, proc.stderr
     name = "chelsea_starry_night_o_lbfgs_i_content_h_48_m_vgg19_cw_100000.0_sw_30000.0_tv_1.0_cl_-1_sl_-1_w_bundled"
     folder = "combined_chelsea_starry_night"
@@ -92,8 +137,14 @@ def bad_runs(repo_root, tmp_path_factory):
     def one(case):
         case_id, options, _ = case
         out = tmp / case_id
-        args = {"--content": CONTENT, "--style": STYLE, "--weights": "bundled", "--height": "48",
-                "--iterations": "1000", "--out": str(out)}  # fmt: skip
+        args = {
+            "--content": CONTENT,
+            "--style": STYLE,
+            "--weights": "bundled",
+            "--height": "48",
+            "--iterations": "1000",
+            "--out": str(out),
+        }
         args |= {options[0]: options[1].replace("{tmp}", str(tmp))}
         command = [sys.executable, "-m", "nst", "stylize"] + [x for pair in args.items() for x in pair]
         proc, seconds = nst_run(repo_root, command, timeout=120)

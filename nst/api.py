@@ -10,13 +10,13 @@ them from here). Where each comes from:
 - Adam learning rate 10/(255*0.226): the classic Adam step of 10 grey levels, in our normalised space.
 - seed 0: arbitrary, fixed; it only matters for the noise inits.
 """
+
 from __future__ import annotations
 
 import hashlib
 import inspect
 import json
 import math
-import os
 import resource
 import signal
 import threading
@@ -40,9 +40,20 @@ DEFAULT_LEARNING_RATE = {"lbfgs": 1.0, "adam": 10.0 / TORCHVISION_FEATURE_GAIN}
 MIN_HEIGHT = 16
 # The parameters that determine a result (the rest - device, threads, progress - do not).
 RESULT_PARAMETERS = (
-    "model", "weights", "init_method", "content_weight", "style_weight", "tv_weight",
-    "content_layer", "style_layers", "optimizer", "iterations", "learning_rate", "height", "seed",
-)  # fmt: skip
+    "model",
+    "weights",
+    "init_method",
+    "content_weight",
+    "style_weight",
+    "tv_weight",
+    "content_layer",
+    "style_layers",
+    "optimizer",
+    "iterations",
+    "learning_rate",
+    "height",
+    "seed",
+)
 
 
 @dataclass(frozen=True)
@@ -253,8 +264,14 @@ def _run(params, content_path, style_path, out, backbone, dev, checkpoint_every,
         # state can be checkpointed between them.
         # max_eval: torch derives it from max_iter (1*5//4 = 1), which would leave the line search
         # no trials; give it torch's usual 25.
-        opt = torch.optim.LBFGS([image], lr=params["learning_rate"], max_iter=1, max_eval=1 + 25,
-                                history_size=100, line_search_fn="strong_wolfe")  # fmt: skip
+        opt = torch.optim.LBFGS(
+            [image],
+            lr=params["learning_rate"],
+            max_iter=1,
+            max_eval=1 + 25,
+            history_size=100,
+            line_search_fn="strong_wolfe",
+        )
     else:
         opt = torch.optim.Adam([image], lr=params["learning_rate"])
     history: list[dict] = []
@@ -326,10 +343,15 @@ def _run(params, content_path, style_path, out, backbone, dev, checkpoint_every,
 
     def save_checkpoint(iteration: int):
         state = {
-            "format": 1, "fingerprint": fingerprint, "iteration": iteration, "image": image.detach().cpu(),
-            "optimizer": opt.state_dict(), "history": history, "objective_scale": objective_scale,
+            "format": 1,
+            "fingerprint": fingerprint,
+            "iteration": iteration,
+            "image": image.detach().cpu(),
+            "optimizer": opt.state_dict(),
+            "history": history,
+            "objective_scale": objective_scale,
             "elapsed_s": elapsed_before + time.perf_counter() - loop_started,
-        }  # fmt: skip
+        }
         buffer = __import__("io").BytesIO()
         torch.save(state, buffer)
         images.atomic_write_bytes(ckpt_path, buffer.getvalue())
@@ -337,8 +359,14 @@ def _run(params, content_path, style_path, out, backbone, dev, checkpoint_every,
     stopped_early = False
     loop_started = time.perf_counter()
     iteration = start_iteration
-    bar = tqdm(total=params["iterations"], initial=start_iteration, desc=out.stem[:40], disable=not progress,
-               mininterval=1.0, unit="it")  # fmt: skip
+    bar = tqdm(
+        total=params["iterations"],
+        initial=start_iteration,
+        desc=out.stem[:40],
+        disable=not progress,
+        mininterval=1.0,
+        unit="it",
+    )
     with _StopSignals() as stop:
         try:
             while iteration < params["iterations"]:
@@ -355,8 +383,12 @@ def _run(params, content_path, style_path, out, backbone, dev, checkpoint_every,
                 history.append(record)
                 iteration += 1
                 bar.update(1)
-                bar.set_postfix(content=f"{record['content']:.3g}", style=f"{record['style']:.3g}",
-                                tv=f"{record['tv']:.3g}", refresh=False)  # fmt: skip
+                bar.set_postfix(
+                    content=f"{record['content']:.3g}",
+                    style=f"{record['style']:.3g}",
+                    tv=f"{record['tv']:.3g}",
+                    refresh=False,
+                )
                 if n_iter_before is not None and opt.state[image].get("n_iter", 0) == n_iter_before:
                     stopped_early = True  # L-BFGS converged: the gradient vanished, nothing left to do
                     break

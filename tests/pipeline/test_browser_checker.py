@@ -8,11 +8,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-
-try:
-    from tests.browser import check_page, find_chromium
-except ImportError:  # tests/ on sys.path directly (pytest rootdir-less import)
-    from browser import check_page, find_chromium
+from browser import check_page, find_chromium
 
 pytestmark = pytest.mark.skipif(
     find_chromium() is None,
@@ -22,14 +18,17 @@ pytestmark = pytest.mark.skipif(
 
 def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     """Minimal valid solid-colour RGB PNG, stdlib only."""
+
     def chunk(tag: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
     raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _data_uri(png: bytes) -> str:
@@ -38,8 +37,10 @@ def _data_uri(png: bytes) -> str:
 
 def _page(tmp_path: Path, title: str, body: str) -> Path:
     p = tmp_path / "page.html"
-    p.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
-                 f"<body>{body}</body></html>", encoding="utf-8")
+    p.write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head><body>{body}</body></html>",
+        encoding="utf-8",
+    )
     return p
 
 
@@ -51,8 +52,7 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 def test_two_good_images(tmp_path):
     red, blue = _data_uri(_png(64, 48, (255, 0, 0))), _data_uri(_png(32, 32, (0, 0, 255)))
-    page = _page(tmp_path, "Two good — ünïcode",
-                 f"<h1>ok</h1><img alt=a src='{red}'><img alt=b src='{blue}'>")
+    page = _page(tmp_path, "Two good — ünïcode", f"<h1>ok</h1><img alt=a src='{red}'><img alt=b src='{blue}'>")
     shot = tmp_path / "shot.png"
 
     rep = check_page(page, shot)
@@ -82,9 +82,9 @@ def test_one_good_one_missing(tmp_path):
 def test_corrupt_data_uri_and_lazy_image_below_fold(tmp_path):
     good = _data_uri(_png(16, 16, (0, 0, 0)))
     corrupt = "data:image/png;base64," + base64.b64encode(b"not a png at all" * 8).decode()
-    page = _page(tmp_path, "Mixed",
-                 f"<img src='{corrupt}'><div style='height:20000px'></div>"
-                 f"<img loading='lazy' src='{good}'>")
+    page = _page(
+        tmp_path, "Mixed", f"<img src='{corrupt}'><div style='height:20000px'></div><img loading='lazy' src='{good}'>"
+    )
 
     rep = check_page(page, tmp_path / "shot.png")
 
