@@ -150,7 +150,7 @@ def check_run(content, style, out=None, **kwargs) -> dict:
     if params["optimizer"] not in OPTIMIZERS:
         raise NSTInputError(f"optimizer {params['optimizer']!r} unknown; choose one of {', '.join(OPTIMIZERS)}")
     for name in ("content_weight", "style_weight", "tv_weight"):
-        params[name] = float(_number(name, params[name], minimum=0))
+        params[name] = float(_number(name, params[name], minimum=0)) + 0.0  # + 0.0: -0.0 becomes 0.0
     for name in ("content_layer", "style_layers"):
         value = _number(name, params[name], minimum=1, integer=True)
         if value > backbone.num_layers:
@@ -396,7 +396,8 @@ def _run(params, content_path, style_path, out, backbone, dev, checkpoint_every,
                     save_checkpoint(iteration)
                     raise NSTInterrupted(
                         f"stopped by signal {signal.Signals(stop.received).name} after iteration {iteration}; "
-                        f"state saved to {ckpt_path}, run again to resume"
+                        f"state saved to {ckpt_path}, run again to resume",
+                        stop.received,
                     )
                 if checkpoint_every and iteration % checkpoint_every == 0 and iteration < params["iterations"]:
                     save_checkpoint(iteration)

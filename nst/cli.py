@@ -6,14 +6,13 @@ Every default shown here is read from stylize()'s signature; none is repeated.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 
-from nst.api import INIT_METHODS, OPTIMIZERS, check_run, parameter_defaults, stylize
+from nst.api import DEFAULT_LEARNING_RATE, INIT_METHODS, OPTIMIZERS, check_run, parameter_defaults, stylize
 from nst.backbones import BACKBONES
 from nst.errors import NSTError, NSTInterrupted, NSTNumericalError
-from nst.naming import classic_output_name
+from nst.naming import classic_output_name, cli_output_name
 from nst.weights import WEIGHT_SOURCES
 
 DEFAULTS = parameter_defaults()
@@ -96,10 +95,10 @@ def _resolve(folder: Path, name: str) -> Path:
     return path if path.is_absolute() or path.exists() else folder / name
 
 
-def _run(kwargs: dict, content: Path, style: Path, folder: Path, suffix: str, cl_flag: int, sl_flag: int) -> int:
+def _run(kwargs: dict, content: Path, style: Path, out_path) -> int:
+    """Check, name the output from the resolved parameters (`out_path(params)`), run, report."""
     params = check_run(content, style, **kwargs)
-    out = folder / classic_output_name(content, style, params, suffix, cl_flag, sl_flag)
-    result = stylize(content, style, out, **kwargs)
+    result = stylize(content, style, out_path(params), **kwargs)
     losses = result.record["final_losses"]
     print(
         f"wrote {result.image} (+ {result.sidecar.name}); weights: {result.record['weights']['label']}; "
@@ -116,11 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "classic":
         return _classic(args)
     kwargs = {name: getattr(args, name) for name in DEFAULTS}
-    return _guarded(
-        lambda: _run(
-            kwargs, args.content, args.style, args.out, "." + args.format, args.content_layer, args.style_layers
-        )
-    )
+
+    def out_path(params: dict) -> Path:
+        return args.out / cli_output_name(args.content, args.style, params, "." + args.format)
+
+    return _guarded(lambda: _run(kwargs, args.content, args.style, out_path))
 
 
 def _classic(args) -> int:
@@ -131,7 +130,13 @@ def _classic(args) -> int:
     content = _resolve(args.content_images_dir, args.content_img_name)
     style = _resolve(args.style_images_dir, args.style_img_name)
     folder = args.output_dir / f"combined_{content.stem}_{style.stem}"
-    return _guarded(lambda: _run(kwargs, content, style, folder, ".jpg", args.content_layer, args.style_layers))
+
+    def out_path(params: dict) -> Path:
+        defaults = DEFAULTS | {"learning_rate": DEFAULT_LEARNING_RATE[params["optimizer"]]}
+        name = classic_output_name(content, style, params, defaults, ".jpg", args.content_layer, args.style_layers)
+        return folder / name
+
+    return _guarded(lambda: _run(kwargs, content, style, out_path))
 
 
 def _guarded(action) -> int:
@@ -140,7 +145,7 @@ def _guarded(action) -> int:
         return action()
     except NSTInterrupted as error:
         print(f"nst: {error}", file=sys.stderr)
-        return 128 + signal.SIGTERM
+        return 128 + error.signal  # the shell's convention: 143 after SIGTERM, 130 after SIGINT
     except NSTNumericalError as error:
         print(f"nst: error: {error}", file=sys.stderr)
         return 3

@@ -19,3 +19,7 @@ class NSTNumericalError(NSTError):
 
 class NSTInterrupted(NSTError):
     """The run got SIGTERM/SIGINT; its state was checkpointed so a rerun resumes it."""
+
+    def __init__(self, message: str, signal: int):
+        super().__init__(message)
+        self.signal = signal  # the signal number, for the exit code (128 + signal)

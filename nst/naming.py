@@ -1,50 +1,141 @@
-"""Output names derived from a run's parameters: the classic file name and the pipeline's run id."""
+"""Output names derived from a run's parameters: the pipeline's run id and the CLI's file names.
+
+A run id spells out every result-determining parameter with its exact value, so two parameter sets
+share an id if and only if they are equal (`parse_run_id` inverts it; tests/engine/test_naming.py
+proves the round trip on generated parameter sets). Numbers are written exactly: integers as digits,
+floats as the shortest string that reads back as the same float (Python's repr), so 100000 and
+100000.1, or an explicit learning rate and a default that differs in the 7th digit, never share a
+name. Examples:
+
+    m_vgg19_w_bundled_i_content_o_lbfgs_it_1000_lr_1_h_400_cw_100000_sw_30000_tv_1_cl_4_sl_6_s_0
+    m_inception-v3_w_file-3f2a9c0d1e4b5a69_..._sw_0.5_..._s_7
+
+A weights file is named by the first 16 hex digits of its content's sha256 (the sidecar has all 64):
+two files with the same bytes give the same result.
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+from nst.backbones import BACKBONES
 from nst.weights import WEIGHT_SOURCES, file_sha256
+
+# (parameter, key) in id order; every result-determining parameter is here exactly once
+# (tests check this against nst.api.RESULT_PARAMETERS).
+RUN_ID_FIELDS = (
+    ("model", "m"),
+    ("weights", "w"),
+    ("init_method", "i"),
+    ("optimizer", "o"),
+    ("iterations", "it"),
+    ("learning_rate", "lr"),
+    ("height", "h"),
+    ("content_weight", "cw"),
+    ("style_weight", "sw"),
+    ("tv_weight", "tv"),
+    ("content_layer", "cl"),
+    ("style_layers", "sl"),
+    ("seed", "s"),
+)
+FLOAT_PARAMETERS = frozenset({"learning_rate", "content_weight", "style_weight", "tv_weight"})
+INT_PARAMETERS = frozenset({"iterations", "height", "content_layer", "style_layers", "seed"})
+_WEIGHTS_FILE_PREFIX = "file-"
 
 
 def weights_tag(weights: str) -> str:
-    """Short, filesystem-safe name of a weights source; a file is named by its content hash."""
+    """A weights source as it appears in names: the keyword, or file-<16 hex of the content sha256>."""
     if weights in WEIGHT_SOURCES:
         return weights
-    path = Path(weights)
-    return f"file-{path.stem}-{file_sha256(path)[:10]}"
+    return f"{_WEIGHTS_FILE_PREFIX}{file_sha256(Path(weights))[:16]}"
+
+
+def encode_number(value: float | int, is_float: bool) -> str:
+    """Exact and filesystem-safe: 100000.0 -> '100000', 0.1735207 -> '0.1735207', 1e-05 -> '1e-05',
+    1e+16 -> '1e16'. Integral floats below 1e16 are written as integers (the parameter's type says
+    it is a float); every other float by repr, which round-trips exactly."""
+    if not is_float:
+        return str(int(value))
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"no name for a non-finite number: {value!r}")
+    if value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return repr(value).replace("e+", "e")
+
+
+def _decode_number(text: str, is_float: bool) -> float | int:
+    return float(text) if is_float else int(text)
+
+
+def _encode(name: str, value) -> str:
+    if name in FLOAT_PARAMETERS or name in INT_PARAMETERS:
+        return encode_number(value, name in FLOAT_PARAMETERS)
+    text = weights_tag(value) if name == "weights" else str(value)
+    # '_' separates fields: names that contain one (inception_v3) are written with '-'
+    return text.replace("_", "-")
+
+
+def run_id(params: dict) -> str:
+    """Every result-determining parameter, exact: two runs share an id iff their parameters are equal.
+
+    `params` is check_run()'s resolved dict (learning_rate filled in)."""
+    return "_".join(f"{key}_{_encode(name, params[name])}" for name, key in RUN_ID_FIELDS)
+
+
+def parse_run_id(text: str) -> dict:
+    """The parameters a run id spells out (a weights file comes back as its file-<hash> tag).
+
+    Raises ValueError for a string that is not a run id."""
+    models = {name.replace("_", "-"): name for name in BACKBONES}
+    tokens = text.split("_")
+    if len(tokens) != 2 * len(RUN_ID_FIELDS):
+        raise ValueError(f"not a run id: {text!r}")
+    params = {}
+    for index, (name, key) in enumerate(RUN_ID_FIELDS):
+        if tokens[2 * index] != key:
+            raise ValueError(f"not a run id: {text!r} (expected field {key!r} at position {index})")
+        value = tokens[2 * index + 1]
+        if name in FLOAT_PARAMETERS or name in INT_PARAMETERS:
+            params[name] = _decode_number(value, name in FLOAT_PARAMETERS)
+        elif name == "model":
+            params[name] = models.get(value, value)
+        else:
+            params[name] = value
+    return params
 
 
 def classic_output_name(
     content: str | Path,
     style: str | Path,
     params: dict,
+    defaults: dict,
     suffix: str = ".jpg",
     content_layer_flag: int = -1,
     style_layers_flag: int = -1,
 ) -> str:
     """The classic implementation's name, e.g.
     chelsea_starry_night_o_lbfgs_i_content_h_400_m_vgg19_cw_100000.0_sw_30000.0_tv_1.0_cl_-1_sl_-1.jpg
-    (cl/sl are the flags as given, -1 = default). Weights other than torchvision's 'imagenet' (the
-    classic's only kind) are appended as _w_<tag>, so they never collide with classic results."""
+    (cl/sl are the flags as given, -1 = default), followed by what it lacks: weights other than
+    torchvision's 'imagenet' (the classic's only kind) as _w_<tag>, and the iteration count, learning
+    rate and seed where they differ from `defaults` (stylize()'s, with the learning rate resolved for
+    the run's optimizer), each exact. So two runs that
+    differ anywhere never share a name, and a classic run at the defaults keeps its classic name."""
     name = (
         f"{Path(content).stem}_{Path(style).stem}_o_{params['optimizer']}_i_{params['init_method']}"
-        f"_h_{params['height']}_m_{params['model']}_cw_{float(params['content_weight'])}"
-        f"_sw_{float(params['style_weight'])}_tv_{float(params['tv_weight'])}"
+        f"_h_{params['height']}_m_{params['model']}_cw_{float(params['content_weight'])!r}"
+        f"_sw_{float(params['style_weight'])!r}_tv_{float(params['tv_weight'])!r}"
         f"_cl_{content_layer_flag}_sl_{style_layers_flag}"
     )
     if params["weights"] != "imagenet":
         name += f"_w_{weights_tag(params['weights'])}"
+    for parameter, key in (("iterations", "it"), ("learning_rate", "lr"), ("seed", "s")):
+        if params[parameter] != defaults[parameter]:
+            name += f"_{key}_{_encode(parameter, params[parameter])}"
     return name + suffix
 
 
-def run_id(params: dict) -> str:
-    """Every result-determining parameter, readable: two runs share an id iff they share a result.
-
-    `params` is check_run()'s resolved dict (learning_rate filled in)."""
-    return (
-        f"m_{params['model']}_w_{weights_tag(params['weights'])}_i_{params['init_method']}"
-        f"_o_{params['optimizer']}_it_{params['iterations']}_lr_{params['learning_rate']:g}"
-        f"_h_{params['height']}_cw_{params['content_weight']:g}_sw_{params['style_weight']:g}"
-        f"_tv_{params['tv_weight']:g}_cl_{params['content_layer']}_sl_{params['style_layers']}_s_{params['seed']}"
-    )
+def cli_output_name(content: str | Path, style: str | Path, params: dict, suffix: str = ".png") -> str:
+    """`nst stylize`'s file name: the two images' names and the run id."""
+    return f"{Path(content).stem}_{Path(style).stem}_{run_id(params)}{suffix}"

@@ -8,9 +8,10 @@ import time
 import traceback
 from pathlib import Path
 
-from nst.api import sidecar_path, stylize
+from nst.api import stylize
 from nst.errors import NSTInterrupted
 from nst.images import atomic_write_bytes
+from nst_pipeline import paths
 
 
 def run_stylize_job(
@@ -42,23 +43,22 @@ def run_stylize_job(
     Path(failure_record).unlink(missing_ok=True)
 
 
-def run_status(run: str, results: Path) -> dict:
+def run_status(run: str) -> dict:
     """Status of one run from what is on disk: ok (image + sidecar), failed (a failure record), missing."""
-    image = results / "runs" / f"{run}.png"
-    sidecar = sidecar_path(image)
+    image, sidecar = Path(paths.run_image(run)), Path(paths.run_sidecar(run))
     if image.is_file() and sidecar.is_file():
         return {"status": "ok", "image": image, "record": json.loads(sidecar.read_text()), "error": None}
-    failure = results / "failed" / f"{run}.json"
+    failure = Path(paths.failure_record(run))
     if failure.is_file():
         return {"status": "failed", "image": None, "record": None, "error": json.loads(failure.read_text())["error"]}
     return {"status": "missing", "image": None, "record": None, "error": "not run (yet)"}
 
 
-def grid_runs(entries: list[dict], results: Path) -> list[dict]:
+def grid_runs(entries: list[dict]) -> list[dict]:
     """The plan's entries for one experiment and pair, with their on-disk status, in grid order."""
     return [
         {"run_id": entry["run"], "label": entry["label"], "row": entry["row"], "varied_values": entry["varied_values"]}
-        | run_status(entry["run"], results)
+        | run_status(entry["run"])
         for entry in entries
     ]
 
@@ -75,14 +75,13 @@ def write_grid(
     content: str,
     style: str,
     out: Path,
-    results: Path = Path("results"),
 ) -> None:
     from nst_pipeline.grid import make_grid
 
-    make_grid(Path(content), Path(style), grid_runs(entries, results), grid_title(experiment, pair), Path(out))
+    make_grid(Path(content), Path(style), grid_runs(entries), grid_title(experiment, pair), Path(out))
 
 
-def write_report(plan: dict, results: Path, out: Path, title: str) -> None:
+def write_report(plan: dict, out: Path, title: str) -> None:
     """The HTML report from whatever is on disk. Grids the pipeline has not made (because a run failed)
     are drawn here into a temporary folder, with the failed runs' tiles marked; the page embeds them."""
     from nst_pipeline.grid import make_grid
@@ -93,15 +92,15 @@ def write_report(plan: dict, results: Path, out: Path, title: str) -> None:
         for name, experiment in plan.items():
             grids, runs = [], []
             for pair in experiment["pairs"]:
-                pair_runs = grid_runs(experiment["runs"][pair], results)
+                pair_runs = grid_runs(experiment["runs"][pair])
                 for run in pair_runs:
                     run |= {"experiment": name, "pair": pair}
                 runs += pair_runs
-                grid = results / "grids" / name / f"{pair}.png"
+                grid = Path(paths.grid_image(name, pair))
                 if not grid.is_file() or any(run["status"] != "ok" for run in pair_runs):
                     grid = Path(scratch) / f"{name}__{pair}.png"
                     ok = next((r for r in pair_runs if r["status"] == "ok"), None)
-                    content, style = _pair_images(ok, pair, results)
+                    content, style = _pair_images(ok, pair)
                     if content and style:
                         make_grid(content, style, pair_runs, grid_title(name, pair), grid)
                     else:
@@ -120,10 +119,10 @@ def write_report(plan: dict, results: Path, out: Path, title: str) -> None:
         build_report(experiments, Path(out), title=title)
 
 
-def _pair_images(ok_run: dict | None, pair: str, results: Path) -> tuple[Path | None, Path | None]:
+def _pair_images(ok_run: dict | None, pair: str) -> tuple[Path | None, Path | None]:
     """Content and style image paths of a pair, from any finished run's sidecar."""
     if ok_run is None:
-        for sidecar in sorted((results / "runs" / pair).glob("*.json")):
+        for sidecar in sorted(Path(paths.run_image(pair)).with_suffix("").glob("*.json")):
             record = json.loads(sidecar.read_text())
             return Path(record["content_image"]), Path(record["style_image"])
         return None, None

@@ -57,7 +57,9 @@ def test_stylize_writes_image_and_sidecar_with_progress(repo_root, tmp_path):
         ],
     )
     assert proc.returncode == 0, proc.stderr
-    stem = "chelsea_starry_night_o_lbfgs_i_content_h_48_m_vgg19_cw_100000.0_sw_30000.0_tv_1.0_cl_4_sl_6_w_bundled"
+    stem = (
+        "chelsea_starry_night_m_vgg19_w_bundled_i_content_o_lbfgs_it_3_lr_1_h_48_cw_100000_sw_30000_tv_1_cl_4_sl_6_s_0"
+    )
     assert files_under(out) == [stem + ".json", stem + ".png"]
     record = json.loads((out / (stem + ".json")).read_text())
     assert record["iterations_done"] == 3 and record["size"]["height"] == 48
@@ -101,7 +103,9 @@ def test_classic_script_writes_the_classic_name(repo_root, tmp_path):
         ],
     )
     assert proc.returncode == 0, proc.stderr
-    name = "chelsea_starry_night_o_lbfgs_i_content_h_48_m_vgg19_cw_100000.0_sw_30000.0_tv_1.0_cl_-1_sl_-1_w_bundled"
+    name = (
+        "chelsea_starry_night_o_lbfgs_i_content_h_48_m_vgg19_cw_100000.0_sw_30000.0_tv_1.0_cl_-1_sl_-1_w_bundled_it_2"
+    )
     folder = "combined_chelsea_starry_night"
     assert files_under(out) == [f"{folder}/{name}.jpg", f"{folder}/{name}.json"]
     record = json.loads((out / folder / f"{name}.json").read_text())

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
-STEM = "chelsea_starry_night_o_lbfgs_i_gaussian_h_64_m_vgg19_cw_100000.0_sw_30000.0_tv_1.0_cl_4_sl_6_w_bundled"
+STEM = "chelsea_starry_night_m_vgg19_w_bundled_i_gaussian_o_lbfgs_it_40_lr_1_h_64_cw_100000_sw_30000_tv_1_cl_4_sl_6_s_1"
+STEM_SEED_2 = STEM.removesuffix("_s_1") + "_s_2"
 ITERATIONS = 40
 
 
@@ -173,8 +174,8 @@ def test_sigterm_checkpoints_exits_143_then_rerun_gives_identical_bytes(repo_roo
 
 
 def test_checkpoint_of_other_parameters_is_ignored(repo_root, tmp_path):
-    """A seed-1 checkpoint (iteration >= 10) put where a seed-2 run (same output name: the file name
-    has no seed) looks for its own: it must start from scratch. Proof without running all 40
+    """A seed-1 checkpoint (iteration >= 10) put where a seed-2 run looks for its own (as if renamed
+    by hand): it must start from scratch. Proof without running all 40
     iterations: the first checkpoint the seed-2 run writes (its own fingerprint) starts a history of
     its own and is not past the foreign one (resumed, it would be at >= foreign + 5)."""
     first = tmp_path / "seed1"
@@ -185,10 +186,12 @@ def test_checkpoint_of_other_parameters_is_ignored(repo_root, tmp_path):
         kill(proc)
     second = tmp_path / "seed2"
     second.mkdir()
-    shutil.copy(first / f"{STEM}.ckpt", second / f"{STEM}.ckpt")
+    shutil.copy(first / f"{STEM}.ckpt", second / f"{STEM_SEED_2}.ckpt")
     proc = start(repo_root, second, seed=2)
     try:
-        own = wait_for_checkpoint(proc, second / f"{STEM}.ckpt", lambda s: s["fingerprint"] != foreign["fingerprint"])
+        own = wait_for_checkpoint(
+            proc, second / f"{STEM_SEED_2}.ckpt", lambda s: s["fingerprint"] != foreign["fingerprint"]
+        )
     finally:
         kill(proc)
     assert 5 <= own["iteration"] < foreign["iteration"] + 5

@@ -10,7 +10,6 @@ from nst_pipeline.jobs import write_report
 with logged_to(snakemake.log[0]):
     write_report(
         json.loads(snakemake.params.plan),
-        Path("results"),
         Path(snakemake.output[0]),
         snakemake.params.title,
     )
