@@ -16,10 +16,20 @@ configfile: os.path.join(workflow.basedir, "config.yaml")
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/stylize.smk"
 include: "workflow/rules/grids.smk"
 include: "workflow/rules/report.smk"
+
+
+# seconds of CPU each: run them in the main Snakemake process, never as cluster jobs
+localrules:
+    all,
+    make_grid,
+    make_report,
 
 
 rule all:
@@ -27,6 +37,6 @@ rule all:
     input:
         # every run and grid, not only the report: after a failed run the onerror hook writes a
         # report listing the failure, and the missing run must still count as missing next time
-        "results/report.html",
+        paths.REPORT,
         all_grids(),
-        [run_image(run) for run in RUN_NAMES],
+        [paths.run_image(run) for run in RUN_NAMES],

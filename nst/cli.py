@@ -9,10 +9,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from nst.api import DEFAULT_LEARNING_RATE, INIT_METHODS, OPTIMIZERS, check_run, parameter_defaults, stylize
+from nst.api import check_run, parameter_defaults, stylize
 from nst.backbones import BACKBONES
 from nst.errors import NSTError, NSTInterrupted, NSTNumericalError
 from nst.naming import classic_output_name, cli_output_name
+from nst.params import DEFAULT_LEARNING_RATE, INIT_METHODS, OPTIMIZERS
 from nst.weights import WEIGHT_SOURCES
 
 DEFAULTS = parameter_defaults()

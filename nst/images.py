@@ -100,3 +100,15 @@ def read_description(path: Path) -> str:
     with Image.open(path) as image:
         text = image.info.get("Description") or image.info.get("comment") or b""
     return text.decode() if isinstance(text, bytes) else text
+
+
+def initial_image(method: str, content: torch.Tensor, style: Image.Image, seed: int) -> torch.Tensor:
+    """The image the optimisation starts from, in the optimisation space (shape of `content`)."""
+    generator = torch.Generator().manual_seed(seed)
+    if method == "content":
+        return content.clone()
+    if method == "style":  # the style image resized to the content's size
+        return to_tensor(style, (content.shape[3], content.shape[2]))
+    if method == "gaussian":
+        return torch.randn(content.shape, generator=generator)
+    return torch.rand(content.shape, generator=generator) * 2.0 - 1.0  # uniform [-1, 1]

@@ -22,20 +22,26 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
 
 
 class ContentLoss(nn.Module):
-    def __init__(self, target: torch.Tensor):
+    """Mean squared error to the content image's features at one layer."""
+
+    def __init__(self, layer: int, target: torch.Tensor):
         super().__init__()
+        self.layer = layer
         self.register_buffer("target", target.detach())
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.mse_loss(features, self.target)
+    def forward(self, features: dict[int, torch.Tensor]) -> torch.Tensor:
+        return torch.nn.functional.mse_loss(features[self.layer], self.target)
 
 
 class StyleLoss(nn.Module):
-    def __init__(self, targets: dict[int, torch.Tensor]):
+    """Summed squared error to the style image's Gram matrices, averaged over the style layers."""
+
+    def __init__(self, gram_targets: dict[int, torch.Tensor]):
+        """`gram_targets`: layer -> gram_matrix() of the style image's features (or a blend of several)."""
         super().__init__()
-        self.layers = sorted(targets)
+        self.layers = sorted(gram_targets)
         for layer in self.layers:
-            self.register_buffer(f"gram_{layer}", gram_matrix(targets[layer]).detach())
+            self.register_buffer(f"gram_{layer}", gram_targets[layer].detach())
 
     def forward(self, features: dict[int, torch.Tensor]) -> torch.Tensor:
         total = sum(
@@ -46,6 +52,8 @@ class StyleLoss(nn.Module):
 
 
 class TVLoss(nn.Module):
+    """Total variation of the image, in 0-255 grey levels."""
+
     def __init__(self):
         super().__init__()
         # image is ImageNet-normalised; scale differences back to 0-255 grey levels

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import stat
+import sys
 import time
 from importlib import metadata
 
@@ -140,14 +141,14 @@ def init_inputs(content_image, style_image):
 
 def test_init_content(init_inputs):
     content, style_pil, _ = init_inputs
-    init = engine._initial_image("content", content, style_pil, 0)
+    init = images.initial_image("content", content, style_pil, 0)
     assert torch.equal(init, content)
     assert init.data_ptr() != content.data_ptr()  # a copy: optimising it leaves the target alone
 
 
 def test_init_style_is_style_resized_to_content_size(init_inputs, style_image):
     content, style_pil, (width, height) = init_inputs
-    init = engine._initial_image("style", content, style_pil, 0)
+    init = images.initial_image("style", content, style_pil, 0)
     assert init.shape == content.shape == (1, 3, height, width)
     # independent reference: PIL resize to the content's size, then ImageNet normalisation
     pil = Image.open(style_image).convert("RGB").resize((width, height), Image.Resampling.BICUBIC)
@@ -158,7 +159,7 @@ def test_init_style_is_style_resized_to_content_size(init_inputs, style_image):
 
 def test_init_gaussian(init_inputs):
     content, style_pil, _ = init_inputs
-    init = engine._initial_image("gaussian", content, style_pil, 0)
+    init = images.initial_image("gaussian", content, style_pil, 0)
     assert init.shape == content.shape  # 3*64*96 = 18432 samples: standard error of the mean ~0.007
     assert abs(init.mean().item()) < 0.05
     assert abs(init.std().item() - 1.0) < 0.05
@@ -166,7 +167,7 @@ def test_init_gaussian(init_inputs):
 
 def test_init_uniform(init_inputs):
     content, style_pil, _ = init_inputs
-    init = engine._initial_image("uniform", content, style_pil, 0)
+    init = images.initial_image("uniform", content, style_pil, 0)
     assert init.shape == content.shape
     assert init.min().item() >= -1.0 and init.max().item() <= 1.0
     assert init.min().item() < -0.99 and init.max().item() > 0.99  # spread over the whole interval
@@ -177,9 +178,9 @@ def test_init_uniform(init_inputs):
 @pytest.mark.parametrize("method", ["gaussian", "uniform"])
 def test_init_seeded(init_inputs, method):
     content, style_pil, _ = init_inputs
-    a = engine._initial_image(method, content, style_pil, 7)
-    b = engine._initial_image(method, content, style_pil, 7)
-    c = engine._initial_image(method, content, style_pil, 8)
+    a = images.initial_image(method, content, style_pil, 7)
+    b = images.initial_image(method, content, style_pil, 7)
+    c = images.initial_image(method, content, style_pil, 8)
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
 
@@ -458,3 +459,24 @@ def test_lbfgs_early_stop_still_writes(tmp_path, content_image, style_image):
     assert record["final_losses"]["total"] == 0.0
     assert result.image.is_file() and result.sidecar.is_file()
     assert leftovers(tmp_path) == []
+
+
+def test_engine_fingerprint_covers_exactly_what_a_run_executes(e2e):
+    """Every project module loaded once a run has run is in the engine fingerprint, or cannot change
+    a result (the CLI, output naming); the CLI is not in it, so editing it reruns nothing."""
+    from nst.provenance import module_closure
+
+    fingerprinted = {path.stem for path in module_closure("nst.api")}
+    loaded = {name.split(".")[1] for name in sys.modules if name.startswith("nst.")}
+    assert loaded - fingerprinted <= {"cli", "naming", "__main__"}, loaded - fingerprinted
+    assert {"api", "objective", "optimize", "losses", "backbones", "weights", "images"} <= fingerprinted
+    assert "cli" not in fingerprinted and "naming" not in fingerprinted
+
+
+def test_torch_version_is_part_of_the_engine_fingerprint(monkeypatch):
+    from nst import provenance
+
+    before = provenance.engine_fingerprint()
+    real = provenance._version
+    monkeypatch.setattr(provenance, "_version", lambda name: "9.9.9" if name == "torch" else real(name))
+    assert provenance.engine_fingerprint() != before

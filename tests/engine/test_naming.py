@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nst.api import DEFAULT_LEARNING_RATE, INIT_METHODS, OPTIMIZERS, RESULT_PARAMETERS, parameter_defaults
+from nst.api import RESULT_PARAMETERS, parameter_defaults
 from nst.backbones import BACKBONES
 from nst.naming import (
     RUN_ID_FIELDS,
@@ -16,6 +16,7 @@ from nst.naming import (
     parse_run_id,
     run_id,
 )
+from nst.params import DEFAULT_LEARNING_RATE, INIT_METHODS, OPTIMIZERS
 
 finite = st.floats(min_value=0, allow_nan=False, allow_infinity=False)
 positive = st.floats(min_value=0, exclude_min=True, allow_nan=False, allow_infinity=False)

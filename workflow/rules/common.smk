@@ -1,23 +1,27 @@
-# Helpers shared by the rules: the experiment plan (built once, in the nst package) and lookups.
-import json
+# Shared by the rules: the experiment plan (built once, by nst_pipeline.plan), the code fingerprints,
+# and the named input functions the rules use (no lambdas in rules). Paths: nst_pipeline.paths.
 import sys
 from pathlib import Path
 
-sys.path.insert(0, workflow.basedir)  # the nst package beside this Snakefile, installed or not
+sys.path.insert(0, workflow.basedir)  # this workflow's own nst and nst_pipeline packages, installed or not
 
 from nst.errors import NSTInputError
+from nst_pipeline import fingerprints, paths
 from nst_pipeline.plan import plan_experiments
-from nst.provenance import code_fingerprint
 
 try:
     PLAN = plan_experiments(config, base_dir=Path(workflow.basedir))
 except NSTInputError as error:  # bad config: stop before any job, naming the key or file
     raise WorkflowError(str(error)) from None
 
-# Snakemake does not see changes inside the imported nst package; passing this hash of its source
-# as a rule parameter makes the default rerun trigger "params" rerun jobs after an engine change.
-CODE = code_fingerprint()
 RUN_NAMES = sorted(PLAN.runs)
+FINGERPRINTS = {"stylize": fingerprints.stylize(), "grid": fingerprints.grid(), "report": fingerprints.report()}
+# every parameter some experiment varies: the per-run image labels in `snakemake --report`
+VARIED = sorted({name for experiment in PLAN.experiments.values() for name in experiment.varied})
+RUN_EXPERIMENTS = {
+    run: [name for name, e in PLAN.experiments.items() if any(x["run"] == run for xs in e.runs.values() for x in xs)]
+    for run in RUN_NAMES
+}
 
 
 wildcard_constraints:
@@ -25,34 +29,74 @@ wildcard_constraints:
     experiment="|".join(map(re.escape, PLAN.experiments)),
 
 
-def run_image(run):
-    return f"results/runs/{run}.png"
+# ---- stylize
 
 
-def run_sidecar(run):
-    return f"results/runs/{run}.json"
+def run_of(wildcards):
+    return PLAN.runs[wildcards.run]
 
 
-def stylize_params(wildcards):
-    return PLAN.runs[wildcards.run].params
+def content_image(wildcards):
+    return run_of(wildcards).content
 
 
-def experiment_runs(experiment, pair):
-    return [entry["run"] for entry in PLAN.experiments[experiment].runs[pair]]
+def style_image(wildcards):
+    return run_of(wildcards).style
+
+
+def run_parameters(wildcards):
+    return run_of(wildcards).params
+
+
+def failure_record(wildcards):
+    return paths.failure_record(wildcards.run)
+
+
+def run_pair(wildcards):
+    return wildcards.run.split("/")[0]
+
+
+def run_labels(wildcards):
+    """Labels of a run's image in `snakemake --report`: its experiments and every varied parameter,
+    so the runs can be browsed and filtered there."""
+    run = run_of(wildcards)
+    labels = {"experiments": ", ".join(RUN_EXPERIMENTS[wildcards.run])}
+    return labels | {name: str(run.params[name]) for name in VARIED}
+
+
+# ---- grids
+
+
+def grid_entries(wildcards):
+    return PLAN.experiments[wildcards.experiment].runs[wildcards.pair]
+
+
+def grid_run_images(wildcards):
+    return [paths.run_image(entry["run"]) for entry in grid_entries(wildcards)]
+
+
+def grid_run_sidecars(wildcards):
+    return [paths.run_sidecar(entry["run"]) for entry in grid_entries(wildcards)]
+
+
+def grid_content(wildcards):
+    return PLAN.runs[grid_entries(wildcards)[0]["run"]].content
+
+
+def grid_style(wildcards):
+    return PLAN.runs[grid_entries(wildcards)[0]["run"]].style
 
 
 def all_grids():
-    return [
-        f"results/grids/{name}/{pair}.png" for name, experiment in PLAN.experiments.items() for pair in experiment.pairs
-    ]
+    return [paths.grid_image(name, pair) for name, experiment in PLAN.experiments.items() for pair in experiment.pairs]
+
+
+# ---- report
 
 
 def plan_for_report():
-    """What the report script needs to know of the plan, as plain JSON-able data."""
-    return json.dumps(
-        {
-            name: {"claim": e.claim, "varied": e.varied, "pairs": e.pairs, "runs": e.runs}
-            for name, e in PLAN.experiments.items()
-        },
-        sort_keys=True,
-    )
+    """What the report needs to know of the plan, as plain JSON-able data."""
+    return {
+        name: {"claim": e.claim, "varied": e.varied, "pairs": e.pairs, "runs": e.runs}
+        for name, e in PLAN.experiments.items()
+    }

@@ -1,21 +1,22 @@
 rule make_grid:
     input:
-        images=lambda wildcards: [run_image(run) for run in experiment_runs(wildcards.experiment, wildcards.pair)],
-        sidecars=lambda wildcards: [run_sidecar(run) for run in experiment_runs(wildcards.experiment, wildcards.pair)],
+        images=grid_run_images,
+        sidecars=grid_run_sidecars,
     output:
         report(
-            "results/grids/{experiment}/{pair}.png",
+            paths.grid_image("{experiment}", "{pair}"),
             caption="../report/grid.rst",
             category="Grids",
             subcategory="{experiment}",
         ),
     log:
-        "results/logs/grids/{experiment}/{pair}.log",
+        paths.grid_log("{experiment}", "{pair}"),
     conda:
         "../../envs/nst.yaml"
     params:
-        runs=lambda wildcards: PLAN.experiments[wildcards.experiment].runs[wildcards.pair],
-        content=lambda wildcards: PLAN.runs[experiment_runs(wildcards.experiment, wildcards.pair)[0]].content,
-        style=lambda wildcards: PLAN.runs[experiment_runs(wildcards.experiment, wildcards.pair)[0]].style,
+        runs=grid_entries,
+        content=grid_content,
+        style=grid_style,
+        code=FINGERPRINTS["grid"],
     script:
         "../scripts/make_grid.py"

@@ -1,24 +1,30 @@
 rule stylize:
     input:
-        content=lambda wildcards: PLAN.runs[wildcards.run].content,
-        style=lambda wildcards: PLAN.runs[wildcards.run].style,
+        content=content_image,
+        style=style_image,
     output:
-        image="results/runs/{run}.png",
-        sidecar="results/runs/{run}.json",
+        image=report(
+            paths.run_image("{run}"),
+            caption="../report/run.rst",
+            category="Runs",
+            subcategory=run_pair,
+            labels=run_labels,
+        ),
+        sidecar=paths.run_sidecar("{run}"),
     log:
-        "results/logs/stylize/{run}.log",
+        paths.run_log("{run}"),
     benchmark:
-        "results/benchmarks/stylize/{run}.tsv"
+        paths.run_benchmark("{run}")
     conda:
         "../../envs/nst.yaml"
     threads: config["threads"]
     resources:
         gpu=1,
     params:
-        run=stylize_params,
+        run=run_parameters,
         device=config["device"],
         checkpoint_every=config["checkpoint_every"],
-        code=CODE,
-        failure_record=lambda wildcards: f"results/failed/{wildcards.run}.json",
+        code=FINGERPRINTS["stylize"],
+        failure_record=failure_record,
     script:
         "../scripts/stylize.py"

@@ -1,6 +1,5 @@
 """Snakemake script of rule make_report: the self-contained HTML report (logic: nst_pipeline.jobs)."""
 
-import json
 from pathlib import Path
 
 from _helpers import logged_to
@@ -9,7 +8,7 @@ from nst_pipeline.jobs import write_report
 
 with logged_to(snakemake.log[0]):
     write_report(
-        json.loads(snakemake.params.plan),
+        snakemake.params.plan,
         Path(snakemake.output[0]),
         snakemake.params.title,
     )

@@ -1,0 +1,143 @@
+"""Optimising the image: one call of `ImageOptimizer.step()` is one iteration of L-BFGS or Adam.
+
+`optimize()` runs the iterations and reports each through callbacks (history, progress bar,
+checkpoints and benchmarks all hang off them); it knows nothing of files or signals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+
+import torch
+
+from nst.errors import NSTNumericalError
+
+# The line search returns one of its last few trial points; remembering 4 covers it.
+REPLAY_CACHE_SIZE = 4
+# torch's LBFGS derives max_eval from max_iter (1 * 5 // 4 = 1), which would leave the strong-Wolfe
+# line search no trials at one iteration per step(); give it torch's usual 25 more.
+LBFGS_MAX_EVAL = 1 + 25
+# the classic implementation's L-BFGS memory
+LBFGS_HISTORY = 100
+
+Losses = dict[str, float]
+IterationCallback = Callable[[int, Losses], None]
+
+
+class ImageOptimizer:
+    """Drives torch's L-BFGS or Adam on `image` (a leaf tensor) to minimise `objective(image)["total"]`.
+
+    L-BFGS: strong-Wolfe line search, as the classic implementation (without it L-BFGS diverges at
+    these loss scales), one iteration per step() so iterations are counted exactly and state can be
+    checkpointed between them. `evaluations` counts the forward + backward passes really computed.
+    """
+
+    def __init__(self, image: torch.Tensor, objective, optimizer: str, learning_rate: float):
+        self.image, self.objective, self.kind = image, objective, optimizer
+        if optimizer == "lbfgs":
+            self.optimizer = torch.optim.LBFGS(
+                [image],
+                lr=learning_rate,
+                max_iter=1,
+                max_eval=LBFGS_MAX_EVAL,
+                history_size=LBFGS_HISTORY,
+                line_search_fn="strong_wolfe",
+            )
+        else:
+            self.optimizer = torch.optim.Adam([image], lr=learning_rate)
+        # L-BFGS: set at the first step (or by load_state_dict when resuming); Adam needs no scaling
+        self.objective_scale: float | None = None if optimizer == "lbfgs" else 1.0
+        self.evaluations = 0
+        self._recent: list[tuple[torch.Tensor, torch.Tensor, dict]] = []
+        self._first: dict[str, torch.Tensor] = {}
+
+    def _initial_scale(self) -> float:
+        """L-BFGS sees the objective divided by its value at the initial image. The method is
+        scale-free but torch's implementation is not: its first step is 1/|g|_1 and its tolerances
+        are absolute, so at these loss scales (~1e15) the first step is ~1e-16 and the curvature
+        estimate useless."""
+        with torch.no_grad():
+            initial_total = self.objective(self.image)["total"].item()
+        return 1.0 / initial_total if math.isfinite(initial_total) and initial_total > 0 else 1.0
+
+    def _evaluate(self) -> dict[str, torch.Tensor]:
+        """Loss terms at the current image; its gradient (times objective_scale) in image.grad.
+
+        step() starts by evaluating the point the previous step's line search already evaluated and
+        accepted; replaying that evaluation (same image bits -> same loss and gradient) keeps an
+        iteration at one forward + backward per line-search trial instead of one more."""
+        for seen_image, seen_grad, seen_terms in self._recent:
+            if torch.equal(seen_image, self.image.detach()):
+                self.image.grad = seen_grad.clone()
+                return seen_terms
+        self.optimizer.zero_grad(set_to_none=True)
+        terms = self.objective(self.image)
+        terms["total"].backward()
+        # scale after backward: scaling the loss first makes the gradients inside the network tiny
+        # enough to be float32 denormals, which are 10-100x slower on CPUs
+        self.image.grad.mul_(self.objective_scale)
+        terms = {name: value.detach() for name, value in terms.items()}
+        self.evaluations += 1
+        self._recent.insert(0, (self.image.detach().clone(), self.image.grad.clone(), terms))
+        del self._recent[REPLAY_CACHE_SIZE:]
+        return terms
+
+    def _closure(self) -> torch.Tensor:
+        terms = self._evaluate()
+        if not self._first:  # a step's first evaluation is at its starting (accepted) image
+            self._first.update(terms)
+        if not torch.isfinite(terms["total"]):
+            # An overflowing line-search trial: report it as a very bad point with no slope, so the
+            # search backs off (torch's strong-Wolfe search cannot recover from inf/NaN). A
+            # non-finite loss at an accepted image is still an error (optimize() checks).
+            self.image.grad = torch.zeros_like(self.image)
+            return torch.tensor(torch.finfo(torch.float32).max, dtype=torch.float64)
+        return terms["total"] * self.objective_scale
+
+    def step(self) -> Losses:
+        """One iteration; returns the loss terms at the image it started from."""
+        if self.objective_scale is None:
+            self.objective_scale = self._initial_scale()
+        self._first.clear()
+        self.optimizer.step(self._closure)
+        return {name: value.item() for name, value in self._first.items()}
+
+    @property
+    def iterations_counted(self) -> int | None:
+        """L-BFGS's own iteration counter (it does not advance once the gradient has vanished)."""
+        return self.optimizer.state[self.image].get("n_iter", 0) if self.kind == "lbfgs" else None
+
+    def state_dict(self) -> dict:
+        return {"optimizer": self.optimizer.state_dict(), "objective_scale": self.objective_scale}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Resume: the optimiser's memory and the same objective scale as the interrupted run."""
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.objective_scale = state["objective_scale"]
+
+
+def optimize(
+    optimizer: ImageOptimizer,
+    iterations: int,
+    start: int = 0,
+    callbacks: Iterable[IterationCallback] = (),
+) -> tuple[int, bool]:
+    """Iterations start+1..`iterations`; after each, every callback gets (iteration, loss terms).
+
+    Returns (iterations done, stopped early). Stops early when L-BFGS has converged (the gradient
+    vanished: nothing left to do); raises NSTNumericalError when a loss turns non-finite."""
+    callbacks = list(callbacks)
+    for iteration in range(start + 1, iterations + 1):
+        counted_before = optimizer.iterations_counted
+        losses = optimizer.step()
+        if not all(math.isfinite(value) for value in losses.values()):
+            raise NSTNumericalError(
+                f"loss became non-finite at iteration {iteration} ({losses}); no result written. "
+                "Lower the learning rate or the loss weights."
+            )
+        for callback in callbacks:
+            callback(iteration, losses)
+        if counted_before is not None and optimizer.iterations_counted == counted_before:
+            return iteration, True
+    return max(iterations, start), False

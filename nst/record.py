@@ -1,0 +1,62 @@
+"""The result record: everything needed to trust and reproduce a result, written as its JSON sidecar."""
+
+from __future__ import annotations
+
+import resource
+from pathlib import Path
+
+import torch
+
+from nst.backbones import Backbone
+from nst.params import result_parameters
+from nst.provenance import engine_fingerprint, package_versions
+from nst.weights import WeightsIdentity, file_sha256
+
+
+def peak_memory(device: torch.device) -> tuple[float, str]:
+    """(MB, what was measured): the GPU's allocator peak on CUDA, the process's peak RSS on CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20, "cuda max_memory_allocated"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process peak RSS"
+
+
+def build_record(
+    *,
+    out: Path,
+    params: dict,
+    content: Path,
+    style: Path,
+    backbone: Backbone,
+    weights: WeightsIdentity,
+    size: tuple[int, int],
+    device: torch.device,
+    progress: dict,
+    final_losses: dict,
+    history: list[dict],
+) -> dict:
+    """`progress`: iterations_done, stopped_early, resumed_from_iteration, wall_time_s, time_per_iteration_s."""
+    peak_mb, peak_kind = peak_memory(device)
+    return {
+        "output": out.name,
+        "content_image": str(content),
+        "style_image": str(style),
+        "content_sha256": file_sha256(content),
+        "style_sha256": file_sha256(style),
+        "parameters": result_parameters(params),
+        "layers": {
+            "content": backbone.layer_names[params["content_layer"] - 1],
+            "style": list(backbone.layer_names[: params["style_layers"]]),
+        },
+        "weights": weights.as_dict(),
+        "random_weights": not weights.pretrained,
+        "size": {"width": size[0], "height": size[1]},
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "versions": package_versions(),
+        "engine_fingerprint": engine_fingerprint(),
+        **progress,
+        "peak_memory_mb": round(peak_mb, 1),
+        "peak_memory_kind": peak_kind,
+        "final_losses": final_losses,
+        "loss_history": history,
+    }

@@ -1,0 +1,29 @@
+"""One code fingerprint per rule, passed as a rule parameter: Snakemake's "params" rerun trigger then
+reruns a job exactly when the code that makes its output changes (Snakemake does not look inside
+imported packages by itself).
+
+- stylize: the engine modules a run executes + torch/torchvision versions (nst.provenance).
+- make_grid / make_report: their own modules and templates. An edit to the report's code or CSS
+  reruns the report job only, never a stylize job (every GPU hour of a sweep).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nst.provenance import code_fingerprint, engine_fingerprint
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def stylize() -> str:
+    return engine_fingerprint()
+
+
+def grid() -> str:
+    return code_fingerprint("nst_pipeline.grid", "nst_pipeline.jobs")
+
+
+def report() -> str:
+    templates = tuple(sorted(path for path in TEMPLATES.glob("*") if path.is_file()))
+    return code_fingerprint("nst_pipeline.report", "nst_pipeline.jobs", extra_files=templates)
