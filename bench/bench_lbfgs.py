@@ -7,7 +7,8 @@ Measures, each in a fresh process (so peak RSS is per measurement), on CPU with 
   (a) floor: one forward + backward of the same cut VGG19 (FeatureExtractor, layers 1..6) on a leaf
       image tensor, the run's weighted losses summed - what one loss evaluation cannot go below;
   (b) nst.stylize() with L-BFGS: time per iteration (sidecar time_per_iteration_s, and the median of
-      the timed optimizer.step() calls), plus how many loss evaluations (backward passes) it made;
+      the iterations timed by an iteration callback), plus how many loss evaluations (forward +
+      backward passes, IterationReport.evaluations) it made;
   (c) the same for Adam.
 Prints a markdown table. The CPU may be shared with other jobs: every figure is a median.
 """
@@ -36,81 +37,59 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _run_params(height: int, optimizer: str, iterations: int, threads: int) -> dict:
+    from nst.api import check_run
+
+    return check_run(
+        CONTENT, STYLE, weights="bundled", height=height, optimizer=optimizer, iterations=iterations,
+        threads=threads, progress=False, device="cpu",
+    )  # fmt: skip
+
+
 def floor_job(height: int, iterations: int, threads: int, queue) -> None:
+    """(a): the engine's own objective (nst.api.build_run), one forward + backward per call."""
     import torch
 
-    from nst import images
-    from nst.api import parameter_defaults
-    from nst.backbones import FeatureExtractor, get_backbone
-    from nst.losses import ContentLoss, StyleLoss, TVLoss
-    from nst.weights import load_network
+    from nst.api import build_run
 
     torch.set_num_threads(threads)
-    defaults = parameter_defaults()
-    backbone = get_backbone("vgg19")
-    network, identity = load_network(backbone, "bundled")
-    extractor = FeatureExtractor(backbone, network, list(range(1, 7)), gain=identity.feature_gain)
-    content_pil, style_pil = images.open_rgb(CONTENT, "content"), images.open_rgb(STYLE, "style")
-    size = images.scaled_size(content_pil.size, height)
-    content = images.to_tensor(content_pil, size)
-    style = images.to_tensor(style_pil, images.scaled_size(style_pil.size, height))
-    with torch.no_grad():
-        content_loss = ContentLoss(extractor(content)[defaults["content_layer"]])
-        style_loss = StyleLoss({i: f for i, f in extractor(style).items() if i <= defaults["style_layers"]})
-    tv_loss = TVLoss()
-    cw, sw, tw = defaults["content_weight"], defaults["style_weight"], defaults["tv_weight"]
-    image = torch.randn(content.shape, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    setup = build_run(_run_params(height, "lbfgs", iterations, threads), CONTENT, STYLE, torch.device("cpu"))
+    image = torch.randn(setup.content.shape, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
 
     def once() -> float:
         started = time.perf_counter()
         image.grad = None
-        features = extractor(image)
-        total = cw * content_loss(features[defaults["content_layer"]]) + sw * style_loss(features) + tw * tv_loss(image)
-        total.backward()
+        setup.objective(image)["total"].backward()
         return time.perf_counter() - started
 
     for _ in range(2):  # warm-up (oneDNN primitives, allocator)
         once()
     times = [once() for _ in range(iterations)]
-    queue.put({"size": size, "times": times, "peak_mb": _peak_rss_mb()})
+    queue.put({"size": setup.size, "times": times, "peak_mb": _peak_rss_mb()})
 
 
 def stylize_job(height: int, iterations: int, threads: int, optimizer: str, queue) -> None:
-    import torch
-
-    import nst.api as engine
+    """(b), (c): nst.stylize() itself, timed through its iteration callbacks (no patching)."""
+    import nst
 
     step_times: list[float] = []
     step_evaluations: list[int] = []
-    backward_calls = [0]
-    opt_class = torch.optim.LBFGS if optimizer == "lbfgs" else torch.optim.Adam
-    original_step, original_backward = opt_class.step, torch.Tensor.backward
+    last = {"time": None, "evaluations": 0}
 
-    def timed_step(self, *args, **kwargs):
-        started, calls_before = time.perf_counter(), backward_calls[0]
-        result = original_step(self, *args, **kwargs)
-        step_times.append(time.perf_counter() - started)
-        step_evaluations.append(backward_calls[0] - calls_before)
-        return result
+    def timer(report) -> None:
+        """Evaluations of every iteration; times from iteration 2 on (callback to callback: one
+        iteration each; iteration 1's start is not seen, its cost is in the sidecar's mean)."""
+        now = time.perf_counter()
+        step_evaluations.append(report.evaluations - last["evaluations"])
+        if last["time"] is not None:
+            step_times.append(now - last["time"])
+        last["time"], last["evaluations"] = now, report.evaluations
 
-    def counted_backward(self, *args, **kwargs):
-        backward_calls[0] += 1
-        return original_backward(self, *args, **kwargs)
-
-    opt_class.step, torch.Tensor.backward = timed_step, counted_backward
     with tempfile.TemporaryDirectory() as tmp:
-        result = engine.stylize(
-            CONTENT,
-            STYLE,
-            Path(tmp) / "bench.png",
-            weights="bundled",
-            height=height,
-            iterations=iterations,
-            optimizer=optimizer,
-            threads=threads,
-            progress=False,
-            device="cpu",
-        )
+        result = nst.stylize(
+            CONTENT, STYLE, Path(tmp) / "bench.png", weights="bundled", height=height, iterations=iterations,
+            optimizer=optimizer, threads=threads, progress=False, device="cpu", callbacks=[timer],
+        )  # fmt: skip
     record = result.record
     queue.put(
         {
@@ -118,7 +97,7 @@ def stylize_job(height: int, iterations: int, threads: int, optimizer: str, queu
             "sidecar_per_iteration": record["time_per_iteration_s"],
             "step_times": step_times,
             "iterations": record["iterations_done"],
-            "evaluations": backward_calls[0],
+            "evaluations": last["evaluations"],
             "step_evaluations": step_evaluations,
             "peak_mb": record["peak_memory_mb"],
             "torch_threads": record["torch_threads"],
@@ -178,7 +157,7 @@ def report(args, floors, lbfgs, adam, file) -> None:
     floor = [med(f["times"]) for f in floors]
 
     def one_evaluation_steps(run):  # iterations whose line search needed a single evaluation
-        return med([t for t, n in zip(run["step_times"], run["step_evaluations"]) if n == 1])
+        return med([t for t, n in zip(run["step_times"], run["step_evaluations"][1:]) if n == 1])
 
     # (label, value per repeat, loss evaluations per iteration, peak RSS MB)
     rows = [
@@ -206,7 +185,7 @@ def report(args, floors, lbfgs, adam, file) -> None:
         )
         rows.append(
             (
-                f"{name}: median of the timed iterations (optimizer.step())",
+                f"{name}: median of the timed iterations (callback to callback)",
                 [med(r["step_times"]) for r in runs],
                 evaluations,
                 peak,

@@ -33,7 +33,7 @@ from nst.backbones import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS, Backbone,
 from nst.checkpoint import Checkpoint, Checkpointer, StopSignals, run_fingerprint
 from nst.errors import NSTInputError, NSTNumericalError
 from nst.objective import TERMS, Objective, build_objective
-from nst.optimize import ImageOptimizer, IterationCallback, optimize
+from nst.optimize import ImageOptimizer, IterationCallback, IterationReport, optimize
 from nst.params import RESULT_PARAMETERS, result_parameters, validate
 from nst.record import build_record
 from nst.weights import WeightsIdentity, load_network
@@ -88,7 +88,7 @@ def stylize(
     Every check happens before any optimisation. With checkpoint_every > 0 the state is saved every
     that many iterations (and always on SIGTERM/SIGINT) to `<out>.ckpt`; a later call with the same
     inputs resumes from it and, on CPU, ends with the same bytes as an uninterrupted run.
-    `callbacks` are called as callback(iteration, loss terms) after every iteration.
+    `callbacks` are called with an nst.optimize.IterationReport after every iteration.
     """
     params = check_run(**{name: value for name, value in locals().items() if name != "callbacks"})
     if threads:
@@ -122,7 +122,7 @@ def check_run(content, style, out=None, **kwargs) -> dict:
 
 
 @dataclass
-class _Setup:
+class RunSetup:
     """What a run optimises, built from its parameters and images."""
 
     backbone: Backbone
@@ -133,7 +133,8 @@ class _Setup:
     size: tuple[int, int]
 
 
-def _setup(params: dict, content_path: Path, style_path: Path, device: torch.device) -> _Setup:
+def build_run(params: dict, content_path: Path, style_path: Path, device: torch.device) -> RunSetup:
+    """Network, weights, images and objective of a run (`params`: check_run()'s resolved dict)."""
     backbone = get_backbone(params["model"])
     network, weights_id = load_network(backbone, params["weights"])
     layers = list(range(1, params["style_layers"] + 1)) + [params["content_layer"]]
@@ -147,7 +148,7 @@ def _setup(params: dict, content_path: Path, style_path: Path, device: torch.dev
     objective = build_objective(
         extractor, content.to(device), style.to(device), params["content_layer"], params["style_layers"], loss_weights
     )
-    return _Setup(backbone, weights_id, objective, content, style_pil, size)
+    return RunSetup(backbone, weights_id, objective, content, style_pil, size)
 
 
 class _ProgressBar:
@@ -156,16 +157,16 @@ class _ProgressBar:
     def __init__(self, total: int, start: int, name: str, enabled: bool):
         self.bar = tqdm(total=total, initial=start, desc=name[:40], disable=not enabled, mininterval=1.0, unit="it")
 
-    def __call__(self, iteration: int, losses: dict) -> None:
+    def __call__(self, report: IterationReport) -> None:
         self.bar.update(1)
-        postfix = {term: f"{losses[term]:.3g}" for term in TERMS}
+        postfix = {term: f"{report.losses[term]:.3g}" for term in TERMS}
         self.bar.set_postfix(postfix, refresh=False)
 
 
 def _run(params: dict, content_path: Path, style_path: Path, out: Path, callbacks: list) -> RunResult:
     started = time.perf_counter()
     device = torch.device(params["device"])
-    setup = _setup(params, content_path, style_path, device)
+    setup = build_run(params, content_path, style_path, device)
     checkpoint = Checkpoint(
         checkpoint_path(out),
         run_fingerprint(result_parameters(params), content_path, style_path, setup.weights.sha256),
@@ -210,7 +211,7 @@ def _run(params: dict, content_path: Path, style_path: Path, out: Path, callback
 
 
 def _append_to(history: list[dict]) -> IterationCallback:
-    return lambda iteration, losses: history.append(losses)
+    return lambda report: history.append(report.losses)
 
 
 def _write_result(params, content_path, style_path, out, setup, image, history, progress, checkpoint) -> RunResult:

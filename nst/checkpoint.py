@@ -97,7 +97,8 @@ class Checkpointer:
     ):
         self.checkpoint, self.every, self.total, self.stop, self.state_at = checkpoint, every, total, stop, state_at
 
-    def __call__(self, iteration: int, losses: dict) -> None:
+    def __call__(self, report) -> None:
+        iteration = report.iteration
         if self.stop.received is not None:
             self.checkpoint.save(self.state_at(iteration))
             raise NSTInterrupted(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import torch
 
@@ -22,7 +23,18 @@ LBFGS_MAX_EVAL = 1 + 25
 LBFGS_HISTORY = 100
 
 Losses = dict[str, float]
-IterationCallback = Callable[[int, Losses], None]
+
+
+@dataclass(frozen=True)
+class IterationReport:
+    """What a callback learns after each iteration."""
+
+    iteration: int  # 1-based, counted over the whole run (a resumed run goes on counting)
+    losses: Losses  # the loss terms at the image the iteration started from
+    evaluations: int  # forward + backward passes computed so far in this process
+
+
+IterationCallback = Callable[[IterationReport], None]
 
 
 class ImageOptimizer:
@@ -123,7 +135,7 @@ def optimize(
     start: int = 0,
     callbacks: Iterable[IterationCallback] = (),
 ) -> tuple[int, bool]:
-    """Iterations start+1..`iterations`; after each, every callback gets (iteration, loss terms).
+    """Iterations start+1..`iterations`; after each, every callback gets an IterationReport.
 
     Returns (iterations done, stopped early). Stops early when L-BFGS has converged (the gradient
     vanished: nothing left to do); raises NSTNumericalError when a loss turns non-finite."""
@@ -136,8 +148,9 @@ def optimize(
                 f"loss became non-finite at iteration {iteration} ({losses}); no result written. "
                 "Lower the learning rate or the loss weights."
             )
+        report = IterationReport(iteration, losses, optimizer.evaluations)
         for callback in callbacks:
-            callback(iteration, losses)
+            callback(report)
         if counted_before is not None and optimizer.iterations_counted == counted_before:
             return iteration, True
     return max(iterations, start), False
