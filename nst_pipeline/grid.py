@@ -175,7 +175,7 @@ def _label_under(ax, text: str, tile_w: float, weight: str = "normal", lines: in
 def _draw_run(ax, run: RunOutcome, tile_w: float, aspect: float) -> None:
     status, error, image_path = run.status, run.error, run.image
     image = None
-    if status == "ok":
+    if status == "ok":  # its files may have gone since its outcome was read
         if image_path is not None and Path(image_path).is_file():
             try:
                 image = _thumbnail(Path(image_path))
@@ -184,51 +184,60 @@ def _draw_run(ax, run: RunOutcome, tile_w: float, aspect: float) -> None:
         else:
             status, error = "missing", f"image not found: {image_path}"
     if image is None:
-        ax.set_xlim(0, aspect)  # same shape as the image tiles
-        ax.set_ylim(0, 1)
-        ax.set_aspect("equal")
-        ax.set_facecolor("#c8c8c8")
-        for spine in ax.spines.values():
-            spine.set_color("#888888")
-        message = "FAILED" if status == "failed" else "MISSING"
-        ax.text(
-            0.5,
-            0.62,
-            message,
-            transform=ax.transAxes,
-            ha="center",
-            va="center",
-            fontsize=13,
-            weight="bold",
-            color="#444444",
-        )
-        if error:
-            text = " ".join(str(error).split())[:ERROR_CHARS]
-            ax.text(
-                0.5,
-                0.38,
-                _wrap(text, 0.85 * tile_w, lines=4, fontsize=7),
-                transform=ax.transAxes,
-                ha="center",
-                va="top",
-                fontsize=7,
-                color="#333333",
-                family="monospace",
-            )
+        _draw_failure(ax, status, error, tile_w, aspect)
         return
     ax.imshow(image)
     ax.set_aspect("equal")
     ax.axis("off")
     if run.is_random:
+        _random_weights_label(ax)
+
+
+def _draw_failure(ax, status: str, error: str | None, tile_w: float, aspect: float) -> None:
+    """A grey tile saying FAILED or MISSING, with the start of the error."""
+    ax.set_xlim(0, aspect)  # same shape as the image tiles
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_facecolor("#c8c8c8")
+    for spine in ax.spines.values():
+        spine.set_color("#888888")
+    message = "FAILED" if status == "failed" else "MISSING"
+    ax.text(
+        0.5,
+        0.62,
+        message,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=13,
+        weight="bold",
+        color="#444444",
+    )
+    if error:
+        text = " ".join(str(error).split())[:ERROR_CHARS]
         ax.text(
             0.5,
-            0.96,
-            "RANDOM WEIGHTS",
+            0.38,
+            _wrap(text, 0.85 * tile_w, lines=4, fontsize=7),
             transform=ax.transAxes,
             ha="center",
             va="top",
-            fontsize=9,
-            weight="bold",
-            color="white",
-            bbox={"boxstyle": "round,pad=0.25", "facecolor": "#d00000", "edgecolor": "none"},
+            fontsize=7,
+            color="#333333",
+            family="monospace",
         )
+
+
+def _random_weights_label(ax) -> None:
+    ax.text(
+        0.5,
+        0.96,
+        "RANDOM WEIGHTS",
+        transform=ax.transAxes,
+        ha="center",
+        va="top",
+        fontsize=9,
+        weight="bold",
+        color="white",
+        bbox={"boxstyle": "round,pad=0.25", "facecolor": "#d00000", "edgecolor": "none"},
+    )
