@@ -6,8 +6,7 @@ get a row of their own, indented under the thumbnails. A run made with random we
 red "RANDOM WEIGHTS" label on its tile; a failed or missing run is a grey tile saying so, with the
 start of its error. The weights used are written along the bottom of the figure.
 
-A run dict: {"run_id": str, "label": str, "row": int, "status": "ok"|"failed"|"missing",
-             "image": Path|None, "record": dict|None, "error": str|None}
+Runs are nst_pipeline.outcome.RunOutcome objects (their label, row, status, image, record, error).
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from matplotlib.figure import Figure  # no pyplot: no global figure state, no GU
 from PIL import Image
 
 from nst.images import atomic_write_bytes
+from nst_pipeline.outcome import RunOutcome
 
 DPI = 100
 MAX_FIGURE_WIDTH_IN = 16.0  # 1600 px at DPI 100
@@ -28,24 +28,16 @@ MAX_TILE_WIDTH_IN = 2.6
 TILE_LABEL_IN = 0.5  # room under each tile for its label (two short lines)
 HALF_LABEL_IN = 0.22  # room for a one-line label under a half-size thumbnail
 TITLE_IN = 0.55
+TILE_PAD_IN = 0.06  # white around each picture
 FOOTER_IN = 0.4
 THUMBNAIL_PX = 512  # images are shrunk to this before plotting (figures stay fast with big inputs)
 ERROR_CHARS = 60
 
 
-def is_random(run: dict) -> bool:
-    """True when the run's sidecar says its network was not pretrained."""
-    record = run.get("record") or {}
-    if record.get("random_weights"):
-        return True
-    weights = record.get("weights") or {}
-    return weights.get("pretrained") is False
-
-
-def grid_layout(runs: list[dict], aspect: float) -> dict:
+def grid_layout(runs: list[RunOutcome], aspect: float) -> dict:
     """Rows, columns, tile size and figure size (inches) for `runs` with tiles of `aspect` (w/h)."""
-    rows = sorted({int(run.get("row", 0)) for run in runs}) or [0]
-    per_row = {row: [run for run in runs if int(run.get("row", 0)) == row] for row in rows}
+    rows = sorted({run.row for run in runs}) or [0]
+    per_row = {row: [run for run in runs if run.row == row] for row in rows}
     most = max((len(v) for v in per_row.values()), default=0)
     # where the content and style thumbnails go: side by side in row 0 (few runs), one above the
     # other in the first column (several rows), or both in the first tile, half size (many runs)
@@ -73,14 +65,6 @@ def grid_layout(runs: list[dict], aspect: float) -> dict:
     }
 
 
-def expected_pixel_size(runs: list[dict], content: Path) -> tuple[int, int]:
-    """(width, height) in pixels of the PNG make_grid writes for these runs and this content image."""
-    with Image.open(content) as image:
-        aspect = image.size[0] / image.size[1]
-    width, height = grid_layout(runs, aspect)["figsize"]
-    return round(width * DPI), round(height * DPI)
-
-
 def _thumbnail(path: Path) -> Image.Image:
     with Image.open(path) as image:
         image = image.convert("RGB")
@@ -98,90 +82,100 @@ def _wrap(text: str, width_in: float, lines: int = 2, fontsize: float = 8.5) -> 
     return "\n".join(wrapped)
 
 
-def _weights_footer(runs: list[dict]) -> str:
+def _weights_footer(runs: list[RunOutcome]) -> str:
     labels = []
     for run in runs:
-        record = run.get("record") or {}
-        label = (record.get("weights") or {}).get("label")
-        if label and label not in labels:
-            labels.append(label)
+        if run.weights_label and run.weights_label not in labels:
+            labels.append(run.weights_label)
     return "weights: " + ("; ".join(labels) if labels else "unknown (no finished run)")
 
 
-def make_grid(content: Path, style: Path, runs: list[dict], title: str, out: Path) -> None:
+def make_grid(content: Path, style: Path, runs: list[RunOutcome], title: str, out: Path) -> None:
     """Write one comparison PNG for one experiment and one content/style pair (atomically)."""
-    content, style, out = Path(content), Path(style), Path(out)
+    atomic_write_bytes(Path(out), grid_png(content, style, runs, title))
+
+
+def grid_png(content: Path, style: Path, runs: list[RunOutcome], title: str) -> bytes:
+    """The comparison figure for one experiment and one content/style pair, as PNG bytes."""
+    content, style = Path(content), Path(style)
     content_img, style_img = _thumbnail(content), _thumbnail(style)
-    layout = grid_layout(runs, content_img.size[0] / content_img.size[1])
+    aspect = content_img.size[0] / content_img.size[1]
+    layout = grid_layout(runs, aspect)
     width, height = layout["figsize"]
-    tile_w, tile_h = layout["tile_w"], layout["tile_h"]
     fig = Figure(figsize=(width, height), dpi=DPI)
     fig.suptitle(_wrap(title, width, lines=1, fontsize=12), y=1 - 0.12 / height, va="top", fontsize=12, weight="bold")
-    pad = 0.06  # inches of white around each picture
-
-    def axes_at(row_index: int, col: int, part: int = 0, parts: int = 1):
-        """The axes of a tile; with parts=2, its upper (part 0) or lower (part 1) half."""
-        left = col * tile_w + pad
-        top = TITLE_IN + row_index * (tile_h + TILE_LABEL_IN)
-        box_h = tile_h
-        if parts == 2:  # two pictures with a one-line label each, in a tile + its label room
-            box_h = (tile_h + TILE_LABEL_IN) / 2 - HALF_LABEL_IN
-            top += part * (box_h + HALF_LABEL_IN)
-        bottom = height - top - box_h
-        ax = fig.add_axes(
-            (left / width, (bottom + pad) / height, (tile_w - 2 * pad) / width, (box_h - 2 * pad) / height)
-        )
-        ax.set_xticks([])
-        ax.set_yticks([])
-        return ax
-
-    def label_under(ax, text: str, color: str = "black", weight: str = "normal", lines: int = 2):
-        ax.text(
-            0.5,
-            -0.03,
-            _wrap(text, tile_w, lines=lines),
-            transform=ax.transAxes,
-            ha="center",
-            va="top",
-            fontsize=8.5,
-            color=color,
-            weight=weight,
-            linespacing=1.1,
-        )
 
     thumbnails = ((content_img, "content", content), (style_img, "style", style))
     for index, (image, what, path) in enumerate(thumbnails):
         if layout["thumbs"] == "side by side":
-            ax = axes_at(0, index)
+            ax = _tile_axes(fig, layout, 0, index)
         elif layout["thumbs"] == "column":
-            ax = axes_at(index, 0)
+            ax = _tile_axes(fig, layout, index, 0)
         else:
-            ax = axes_at(0, 0, part=index, parts=2)
+            ax = _tile_axes(fig, layout, 0, 0, part=index, parts=2)
         ax.imshow(image)
         ax.set_aspect("equal")
         ax.axis("off")
-        label_under(ax, f"{what}: {path.stem}", weight="bold", lines=1 if layout["thumbs"] == "stacked" else 2)
+        lines = 1 if layout["thumbs"] == "stacked" else 2
+        _label_under(ax, f"{what}: {path.stem}", layout["tile_w"], weight="bold", lines=lines)
 
     first_run_col = 2 if layout["thumbs"] == "side by side" else 1
     for row_index, row in enumerate(layout["rows"]):
         for i, run in enumerate(layout["per_row"][row]):
-            ax = axes_at(row_index, first_run_col + i)
-            _draw_run(ax, run, tile_w, content_img.size[0] / content_img.size[1])
-            label_under(ax, str(run.get("label") or run.get("run_id") or ""))
+            ax = _tile_axes(fig, layout, row_index, first_run_col + i)
+            _draw_run(ax, run, layout["tile_w"], aspect)
+            _label_under(ax, run.label or run.run_id, layout["tile_w"])
 
     footer = _wrap(_weights_footer(runs), width, lines=2, fontsize=7.5)
     fig.text(0.005, 0.08 / height, footer, ha="left", va="bottom", fontsize=7.5, color="#444444")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)
-    atomic_write_bytes(out, buffer.getvalue())
+    return buffer.getvalue()
 
 
-def _draw_run(ax, run: dict, tile_w: float, aspect: float) -> None:
-    status = run.get("status", "missing")
-    error = run.get("error")
-    image_path = run.get("image")
+def _tile_axes(fig: Figure, layout: dict, row_index: int, col: int, part: int = 0, parts: int = 1):
+    """The axes of a tile; with parts=2, its upper (part 0) or lower (part 1) half."""
+    width, height = layout["figsize"]
+    tile_w, tile_h = layout["tile_w"], layout["tile_h"]
+    left = col * tile_w + TILE_PAD_IN
+    top = TITLE_IN + row_index * (tile_h + TILE_LABEL_IN)
+    box_h = tile_h
+    if parts == 2:  # two pictures with a one-line label each, in a tile + its label room
+        box_h = (tile_h + TILE_LABEL_IN) / 2 - HALF_LABEL_IN
+        top += part * (box_h + HALF_LABEL_IN)
+    bottom = height - top - box_h
+    ax = fig.add_axes(
+        (
+            left / width,
+            (bottom + TILE_PAD_IN) / height,
+            (tile_w - 2 * TILE_PAD_IN) / width,
+            (box_h - 2 * TILE_PAD_IN) / height,
+        )
+    )
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
+
+
+def _label_under(ax, text: str, tile_w: float, weight: str = "normal", lines: int = 2) -> None:
+    ax.text(
+        0.5,
+        -0.03,
+        _wrap(text, tile_w, lines=lines),
+        transform=ax.transAxes,
+        ha="center",
+        va="top",
+        fontsize=8.5,
+        color="black",
+        weight=weight,
+        linespacing=1.1,
+    )
+
+
+def _draw_run(ax, run: RunOutcome, tile_w: float, aspect: float) -> None:
+    status, error, image_path = run.status, run.error, run.image
     image = None
-    if status == "ok":
+    if status == "ok":  # its files may have gone since its outcome was read
         if image_path is not None and Path(image_path).is_file():
             try:
                 image = _thumbnail(Path(image_path))
@@ -190,51 +184,60 @@ def _draw_run(ax, run: dict, tile_w: float, aspect: float) -> None:
         else:
             status, error = "missing", f"image not found: {image_path}"
     if image is None:
-        ax.set_xlim(0, aspect)  # same shape as the image tiles
-        ax.set_ylim(0, 1)
-        ax.set_aspect("equal")
-        ax.set_facecolor("#c8c8c8")
-        for spine in ax.spines.values():
-            spine.set_color("#888888")
-        message = "FAILED" if status == "failed" else "MISSING"
-        ax.text(
-            0.5,
-            0.62,
-            message,
-            transform=ax.transAxes,
-            ha="center",
-            va="center",
-            fontsize=13,
-            weight="bold",
-            color="#444444",
-        )
-        if error:
-            text = " ".join(str(error).split())[:ERROR_CHARS]
-            ax.text(
-                0.5,
-                0.38,
-                _wrap(text, 0.85 * tile_w, lines=4, fontsize=7),
-                transform=ax.transAxes,
-                ha="center",
-                va="top",
-                fontsize=7,
-                color="#333333",
-                family="monospace",
-            )
+        _draw_failure(ax, status, error, tile_w, aspect)
         return
     ax.imshow(image)
     ax.set_aspect("equal")
     ax.axis("off")
-    if is_random(run):
+    if run.is_random:
+        _random_weights_label(ax)
+
+
+def _draw_failure(ax, status: str, error: str | None, tile_w: float, aspect: float) -> None:
+    """A grey tile saying FAILED or MISSING, with the start of the error."""
+    ax.set_xlim(0, aspect)  # same shape as the image tiles
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_facecolor("#c8c8c8")
+    for spine in ax.spines.values():
+        spine.set_color("#888888")
+    message = "FAILED" if status == "failed" else "MISSING"
+    ax.text(
+        0.5,
+        0.62,
+        message,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=13,
+        weight="bold",
+        color="#444444",
+    )
+    if error:
+        text = " ".join(str(error).split())[:ERROR_CHARS]
         ax.text(
             0.5,
-            0.96,
-            "RANDOM WEIGHTS",
+            0.38,
+            _wrap(text, 0.85 * tile_w, lines=4, fontsize=7),
             transform=ax.transAxes,
             ha="center",
             va="top",
-            fontsize=9,
-            weight="bold",
-            color="white",
-            bbox={"boxstyle": "round,pad=0.25", "facecolor": "#d00000", "edgecolor": "none"},
+            fontsize=7,
+            color="#333333",
+            family="monospace",
         )
+
+
+def _random_weights_label(ax) -> None:
+    ax.text(
+        0.5,
+        0.96,
+        "RANDOM WEIGHTS",
+        transform=ax.transAxes,
+        ha="center",
+        va="top",
+        fontsize=9,
+        weight="bold",
+        color="white",
+        bbox={"boxstyle": "round,pad=0.25", "facecolor": "#d00000", "edgecolor": "none"},
+    )

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 import traceback
+from collections.abc import Iterable
 from pathlib import Path
 
 from nst.api import stylize
 from nst.errors import NSTInterrupted
 from nst.images import atomic_write_bytes
 from nst_pipeline import paths
+from nst_pipeline.outcome import RunOutcome, load_outcomes
 
 
 def run_stylize_job(
@@ -43,26 +44,6 @@ def run_stylize_job(
     Path(failure_record).unlink(missing_ok=True)
 
 
-def run_status(run: str) -> dict:
-    """Status of one run from what is on disk: ok (image + sidecar), failed (a failure record), missing."""
-    image, sidecar = Path(paths.run_image(run)), Path(paths.run_sidecar(run))
-    if image.is_file() and sidecar.is_file():
-        return {"status": "ok", "image": image, "record": json.loads(sidecar.read_text()), "error": None}
-    failure = Path(paths.failure_record(run))
-    if failure.is_file():
-        return {"status": "failed", "image": None, "record": None, "error": json.loads(failure.read_text())["error"]}
-    return {"status": "missing", "image": None, "record": None, "error": "not run (yet)"}
-
-
-def grid_runs(entries: list[dict]) -> list[dict]:
-    """The plan's entries for one experiment and pair, with their on-disk status, in grid order."""
-    return [
-        {"run_id": entry["run"], "label": entry["label"], "row": entry["row"], "varied_values": entry["varied_values"]}
-        | run_status(entry["run"])
-        for entry in entries
-    ]
-
-
 def grid_title(experiment: str, pair: str) -> str:
     content, style = pair.split("__", 1)
     return f"{experiment}: {content} x {style}"
@@ -78,52 +59,52 @@ def write_grid(
 ) -> None:
     from nst_pipeline.grid import make_grid
 
-    make_grid(Path(content), Path(style), grid_runs(entries), grid_title(experiment, pair), Path(out))
+    outcomes = load_outcomes(experiment, pair, entries)
+    make_grid(Path(content), Path(style), outcomes, grid_title(experiment, pair), Path(out))
 
 
 def write_report(plan: dict, out: Path, title: str) -> None:
-    """The HTML report from whatever is on disk. Grids the pipeline has not made (because a run failed)
-    are drawn here into a temporary folder, with the failed runs' tiles marked; the page embeds them."""
-    from nst_pipeline.grid import make_grid
-    from nst_pipeline.report import build_report
+    """The HTML report from whatever is on disk (each run's files read once). A pair whose grid the
+    pipeline has not made (because a run failed) gets one drawn here, with the failed runs' tiles marked."""
+    from nst_pipeline.report import ExperimentResults, build_report
 
-    experiments = []
-    with tempfile.TemporaryDirectory() as scratch:
-        for name, experiment in plan.items():
-            grids, runs = [], []
-            for pair in experiment["pairs"]:
-                pair_runs = grid_runs(experiment["runs"][pair])
-                for run in pair_runs:
-                    run |= {"experiment": name, "pair": pair}
-                runs += pair_runs
-                grid = Path(paths.grid_image(name, pair))
-                if not grid.is_file() or any(run["status"] != "ok" for run in pair_runs):
-                    grid = Path(scratch) / f"{name}__{pair}.png"
-                    ok = next((r for r in pair_runs if r["status"] == "ok"), None)
-                    content, style = _pair_images(ok, pair)
-                    if content and style:
-                        make_grid(content, style, pair_runs, grid_title(name, pair), grid)
-                    else:
-                        grid = None
-                if grid is not None:
-                    grids.append(grid)
-            experiments.append(
-                {
-                    "name": name,
-                    "claim": experiment["claim"],
-                    "varied": experiment["varied"],
-                    "grids": grids,
-                    "runs": runs,
-                }
-            )
-        build_report(experiments, Path(out), title=title)
+    seen: dict[str, RunOutcome] = {}
+    outcomes = {
+        name: {pair: load_outcomes(name, pair, experiment["runs"][pair], seen) for pair in experiment["pairs"]}
+        for name, experiment in plan.items()
+    }
+    experiments = [
+        ExperimentResults(
+            name=name,
+            claim=experiment["claim"],
+            varied=list(experiment["varied"]),
+            runs=[run for pair in experiment["pairs"] for run in outcomes[name][pair]],
+            grids={pair: _grid_for_report(name, pair, outcomes[name][pair], seen) for pair in experiment["pairs"]},
+        )
+        for name, experiment in plan.items()
+    ]
+    build_report(experiments, Path(out), title=title)
 
 
-def _pair_images(ok_run: dict | None, pair: str) -> tuple[Path | None, Path | None]:
-    """Content and style image paths of a pair, from any finished run's sidecar."""
-    if ok_run is None:
-        for sidecar in sorted(Path(paths.run_image(pair)).with_suffix("").glob("*.json")):
-            record = json.loads(sidecar.read_text())
-            return Path(record["content_image"]), Path(record["style_image"])
-        return None, None
-    return Path(ok_run["record"]["content_image"]), Path(ok_run["record"]["style_image"])
+def _grid_for_report(experiment: str, pair: str, runs: list[RunOutcome], seen: dict) -> bytes | None:
+    """The pipeline's grid PNG where it is complete, else one drawn now; None without the pair's images."""
+    from nst_pipeline.grid import grid_png
+
+    grid = Path(paths.grid_image(experiment, pair))
+    if grid.is_file() and all(run.status == "ok" for run in runs):
+        return grid.read_bytes()
+    content, style = _pair_images(pair, seen.values())
+    if content is None or style is None:
+        return None
+    return grid_png(content, style, runs, grid_title(experiment, pair))
+
+
+def _pair_images(pair: str, known: Iterable[RunOutcome]) -> tuple[Path | None, Path | None]:
+    """Content and style image paths of a pair, from any finished run's sidecar (read already, or on disk)."""
+    for run in known:
+        if run.pair == pair and run.record:
+            return Path(run.record["content_image"]), Path(run.record["style_image"])
+    for sidecar in sorted(Path(paths.run_image(pair)).with_suffix("").glob("*.json")):
+        record = json.loads(sidecar.read_text(encoding="utf-8"))
+        return Path(record["content_image"]), Path(record["style_image"])
+    return None, None

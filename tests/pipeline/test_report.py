@@ -1,238 +1,261 @@
-"""Tests of the comparison grid (nst.grid) and the HTML report (nst.report), on real tiny runs."""
+"""The HTML report (nst_pipeline.jobs.write_report -> nst_pipeline.report), from a results tree of real
+tiny runs (32 px, 3 iterations, made once for the module): two bundled-weights runs, one
+random-weights run, one failed run (a failure record) and one run not made at all."""
 
 from __future__ import annotations
 
 import base64
+import html
 import io
+import json
 import re
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from browser import check_page, find_chromium
 from PIL import Image
 
 import nst
-from nst_pipeline.grid import expected_pixel_size, make_grid
-from nst_pipeline.report import build_report, summarize
+from nst.api import RESULT_PARAMETERS, check_run
+from nst.naming import run_id
+from nst_pipeline import outcome, paths
+from nst_pipeline.jobs import write_report
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "data" / "content" / "chelsea.jpg"
 STYLE = ROOT / "data" / "style" / "starry_night.jpg"
 PAIR = "chelsea__starry_night"
+TINY = {"weights": "bundled", "height": 32, "iterations": 3}
 XSS_ERROR = 'NSTNumericalError: loss became non-finite <script>alert("x")</script> & more'
+CLAIM = "More style weight <b>gives</b> more style."
+FAILURE_GREY = (200, 200, 200)  # a failed run's tile in a grid
 
 
-def _run_dict(run_id, label, varied, result=None, *, row=0, status="ok", error=None):
-    return {
-        "run_id": run_id,
-        "label": label,
-        "row": row,
-        "status": status,
-        "image": result.image if result else None,
-        "record": result.record if result else None,
-        "error": error,
-        "experiment": "style_weight",
-        "pair": PAIR,
-        "varied_values": varied,
-    }
+def _run_name(**changes) -> str:
+    params = check_run(CONTENT, STYLE, **(TINY | changes))
+    return f"{PAIR}/{run_id({name: params[name] for name in RESULT_PARAMETERS})}"
+
+
+LOW, HIGH = _run_name(style_weight=1e3), _run_name(style_weight=1e6)
+RANDOM = _run_name(weights="random")
+FAILED = _run_name(style_weight=1e9)
+MISSING = _run_name(init_method="uniform")
+
+
+def _entry(run: str, label: str, varied: dict, row: int = 0) -> dict:
+    return {"run": run, "label": label, "row": row, "varied_values": varied}
+
+
+def _experiment(claim: str, varied: list[str], entries: list[dict]) -> dict:
+    return {"claim": claim, "varied": varied, "pairs": [PAIR], "runs": {PAIR: entries}}
+
+
+# LOW is in both experiments: 6 entries, 5 unique runs (3 ok, 1 failed, 1 missing)
+FULL_PLAN = {
+    "style_weight": _experiment(
+        CLAIM,
+        ["style_weight", "weights"],
+        [
+            _entry(LOW, "style_weight = 1000", {"style_weight": 1e3}),
+            _entry(HIGH, "style_weight = 1e+06", {"style_weight": 1e6}),
+            _entry(FAILED, "style_weight = 1e+09", {"style_weight": 1e9}),
+            _entry(RANDOM, "weights = random", {"weights": "random"}, row=1),
+        ],
+    ),
+    "init": _experiment(
+        "Init matters.",
+        ["init_method"],
+        [
+            _entry(LOW, "init_method = content", {"init_method": "content"}),
+            _entry(MISSING, "init_method = uniform", {"init_method": "uniform"}),
+        ],
+    ),
+}
+PRETRAINED_PLAN = {
+    "pretrained": _experiment(
+        "Pretrained only.",
+        ["style_weight"],
+        [
+            _entry(LOW, "style_weight = 1000", {"style_weight": 1e3}),
+            _entry(HIGH, "style_weight = 1e+06", {"style_weight": 1e6}),
+        ],
+    )
+}
+
+
+def _sentinel_png(rgb: tuple) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+STALE_GRID, PIPELINE_GRID = _sentinel_png((255, 0, 255)), _sentinel_png((0, 255, 255))
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """Two bundled-weights runs (style_weight 1e3, 1e6), one random-weights run, one failed run."""
-    folder = tmp_path_factory.mktemp("runs")
-    common = {"height": 32, "iterations": 3, "progress": False}
-    low = nst.stylize(CONTENT, STYLE, folder / "sw1e3.png", weights="bundled", style_weight=1e3, **common)
-    high = nst.stylize(CONTENT, STYLE, folder / "sw1e6.png", weights="bundled", style_weight=1e6, **common)
-    rand = nst.stylize(CONTENT, STYLE, folder / "random.png", weights="random", **common)
-    return {
-        "low": _run_dict("sw1e3", "style_weight = 1000", {"style_weight": 1e3}, low),
-        "high": _run_dict("sw1e6", "style_weight = 1e+06", {"style_weight": 1e6}, high),
-        "random": _run_dict("rand", "weights = random", {"weights": "random"}, rand, row=1),
-        "failed": _run_dict("sw1e9", "style_weight = 1e+09", {"style_weight": 1e9}, status="failed", error=XSS_ERROR),
-    }
+def tree(tmp_path_factory) -> Path:
+    """A results tree as the pipeline leaves it, plus grid files for two experiments."""
+    root = tmp_path_factory.mktemp("tree")
+    for run, changes in ((LOW, {"style_weight": 1e3}), (HIGH, {"style_weight": 1e6}), (RANDOM, {"weights": "random"})):
+        nst.stylize(CONTENT, STYLE, root / paths.run_image(run), **(TINY | changes), progress=False, threads=1)
+    failure = root / paths.failure_record(FAILED)
+    failure.parent.mkdir(parents=True)
+    failure.write_text(json.dumps({"run": FAILED, "error": XSS_ERROR}))
+    for experiment, png in (("style_weight", STALE_GRID), ("pretrained", PIPELINE_GRID)):
+        grid = root / paths.grid_image(experiment, PAIR)
+        grid.parent.mkdir(parents=True, exist_ok=True)
+        grid.write_bytes(png)
+    return root
 
 
-def _experiment(runs: list[dict], grid: Path) -> dict:
-    return {
-        "name": "style_weight",
-        "claim": "More style weight <b>gives</b> more style.",
-        "varied": ["style_weight"],
-        "grids": [grid],
-        "runs": runs,
-    }
-
-
-@pytest.fixture(scope="module")
-def grid(runs, tmp_path_factory):
-    out = tmp_path_factory.mktemp("grids") / f"{PAIR}.png"
-    make_grid(CONTENT, STYLE, list(runs.values()), "style_weight — chelsea × starry_night", out)
+def _write(tree: Path, plan: dict, name: str) -> Path:
+    out = tree / "reports" / f"{name}.html"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tree)  # results paths are relative to the working directory
+        write_report(plan, out, "nst-pipeline report")
     return out
 
 
+@pytest.fixture(scope="module")
+def full_report(tree) -> Path:
+    return _write(tree, FULL_PLAN, "full")
+
+
+@pytest.fixture(scope="module")
+def full_page(full_report) -> str:
+    return full_report.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def pretrained_page(tree) -> str:
+    return _write(tree, PRETRAINED_PLAN, "pretrained").read_text(encoding="utf-8")
+
+
+def _section(page: str, element_id: str) -> str:
+    match = re.search(rf'<section id="{element_id}">(.*?)</section>', page, re.S)
+    assert match, f"no section {element_id}"
+    return match.group(1)
+
+
+def _text(fragment: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment))
+
+
 def _img_srcs(page: str) -> list[str]:
-    tags = re.findall(r"<img\b[^>]*>", page)
-    srcs = [re.search(r'\ssrc="([^"]*)"', tag).group(1) for tag in tags]
-    assert len(srcs) == len(tags)
-    return srcs
+    return re.findall(r'<img\b[^>]*\ssrc="([^"]*)"', page)
 
 
-def test_grid_png_size_and_aspect(grid, runs):
-    with Image.open(grid) as image:
-        assert image.format == "PNG"
-        size = image.size
-    assert size == expected_pixel_size(list(runs.values()), CONTENT)
-    # 2 rows (row 0: content + 3 runs; row 1: style + 1 run): 4 columns of 260 px, 2 rows of tiles
-    assert size[0] == 4 * 260
-    assert 1.5 < size[0] / size[1] < 2.5
-    assert not list(grid.parent.glob(".*.tmp")), "temporary file left behind"
+def _png(src: str) -> bytes:
+    assert src.startswith("data:image/png;base64,")
+    return base64.b64decode(src.split(",", 1)[1])
 
 
-def test_grid_width_grows_with_runs_and_stays_bounded(runs, tmp_path):
-    ok = runs["low"]
-    widths = []
-    for n in (2, 4, 8):
-        out = tmp_path / f"g{n}.png"
-        many = [dict(ok, run_id=f"r{i}", label=f"style_weight = {i}") for i in range(n)]
-        make_grid(CONTENT, STYLE, many, "t", out)
-        with Image.open(out) as image:
-            assert image.size == expected_pixel_size(many, CONTENT)
-            widths.append(image.size[0])
-            assert image.size[0] / image.size[1] > 2  # one row of tiles: wide
-    assert widths[0] < widths[1] < widths[2] <= 1700
+def test_failures_section_shows_each_failed_and_missing_run(full_page):
+    failures = _section(full_page, "failures")
+    errors = re.findall(r'<pre class="error">(.*?)</pre>', failures, re.S)
+    assert [html.unescape(error) for error in errors] == [XSS_ERROR, outcome.NOT_RUN]
+    assert "<" not in errors[0]  # escaped: the error's markup is text
+    assert f"<code>{FAILED}</code>" in failures and f"<code>{MISSING}</code>" in failures
+    assert LOW not in failures and HIGH not in failures and RANDOM not in failures
 
 
-def test_report_self_contained_and_escaped(runs, grid, tmp_path):
-    out = tmp_path / "report.html"
-    build_report([_experiment(list(runs.values()), grid)], out)
-    page = out.read_text(encoding="utf-8")
-    assert 'src="http' not in page and "file:" not in page and "<script" not in page
-    assert not re.search(r'(href|src)="(https?:)?//', page)
-    srcs = _img_srcs(page)
-    assert len(srcs) == 2  # the grid + one loss-curve figure for the single pair
-    for src in srcs:
-        assert src.startswith("data:image/png;base64,")
-        with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as image:
-            image.verify()
-            assert image.format == "PNG"
-    # the failed run's error text, escaped; the claim's markup escaped too
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; more" in page
-    assert "More style weight &lt;b&gt;gives&lt;/b&gt; more style." in page
-    assert 'id="random-weights-banner"' in page
-    assert "style_weight = 1000" in page and "failed" in page
+def test_no_markup_from_the_data(full_page):
+    assert "<script" not in full_page.lower()  # the page has no scripts, and the error's is escaped
+    claim = re.search(r'<p class="claim">(.*?)</p>', full_page, re.S).group(1)
+    assert claim == "<b>Claim:</b> More style weight &lt;b&gt;gives&lt;/b&gt; more style."
 
 
-def test_no_random_banner_without_random_runs(runs, grid, tmp_path):
-    out = tmp_path / "report.html"
-    build_report([_experiment([runs["low"], runs["high"]], grid)], out)
-    page = out.read_text(encoding="utf-8")
-    assert 'id="random-weights-banner"' not in page
-    assert "RANDOM WEIGHTS" not in page
-    assert len(_img_srcs(page)) == 2
+def test_random_weights_banner_iff_a_run_used_random_weights(full_page, pretrained_page):
+    banner = re.search(r'<div class="banner" id="random-weights-banner">(.*?)</div>', full_page, re.S)
+    assert banner and banner.group(1).startswith("RANDOM WEIGHTS: 1 of 5 runs used a randomly initialised")
+    assert "random-weights-banner" not in pretrained_page
+    assert "RANDOM" not in pretrained_page
 
 
-def test_summarize_on_real_runs(runs):
-    sentences = summarize([runs["low"], runs["high"], runs["failed"]])
-    assert sentences[0] == "2 of 3 runs finished (1 failed)."
-    low_style = runs["low"]["record"]["final_losses"]["style"]
-    high_style = runs["high"]["record"]["final_losses"]["style"]
-    best = "style_weight = 1e+06" if high_style < low_style else "style_weight = 1000"
-    assert any(s.startswith(f"Lowest final style loss: {best} (") for s in sentences)
+def _counts(page: str) -> dict[str, int]:
+    counts = re.search(r'<ul class="counts">(.*?)</ul>', page, re.S).group(1)
+    items = re.findall(r"<li[^>]*><b>(\d+)</b> ([^<]+)</li>", counts)
+    return {label: int(number) for number, label in items}
 
 
-def _synthetic(label: str, sw: float, style: float, content: float, **extra) -> dict:
-    record = {
-        "parameters": {
-            "model": "vgg19",
-            "weights": "bundled",
-            "init_method": "content",
-            "content_weight": 1e5,
-            "style_weight": sw,
-            "tv_weight": 1.0,
-            "content_layer": 4,
-            "style_layers": 6,
-            "optimizer": "lbfgs",
-            "iterations": 10,
-            "learning_rate": 1.0,
-            "height": 64,
-            "seed": 0,
-        },
-        "weights": {"source": "bundled", "sha256": "ab" * 32, "pretrained": True, "label": "bundled: test"},
-        "random_weights": False,
-        "iterations_done": 10,
-        "stopped_early": False,
-        "time_per_iteration_s": 0.1,
-        "wall_time_s": 1.0,
-        "peak_memory_mb": 100.0,
-        "final_losses": {"content": content, "style": style, "tv": 1.0, "total": 1.0},
-        "loss_history": [],
-    } | extra
-    return {
-        "run_id": label,
-        "label": label,
-        "row": 0,
-        "status": "ok",
-        "image": None,
-        "record": record,
-        "error": None,
-        "experiment": "e",
-        "pair": "a__b",
-        "varied_values": {"style_weight": sw},
+def test_header_counts_unique_runs(full_page, pretrained_page):
+    assert _counts(full_page) == {
+        "experiments": 2,
+        "runs": 5,
+        "experiment entries": 6,  # LOW is in both experiments
+        "ok": 3,
+        "failed": 1,
+        "missing": 1,
     }
+    assert _counts(pretrained_page) == {"experiment": 1, "runs": 2, "ok": 2, "failed": 0}
 
 
-def test_summarize_synthetic_lowest_and_monotonic():
-    runs = [
-        _synthetic("sw = 10", 10, style=500.0, content=1.0),
-        _synthetic("sw = 100", 100, style=20.0, content=3.0),
-        _synthetic("sw = 1000", 1000, style=50.0, content=9.0, stopped_early=True, iterations_done=7),
-    ]
-    sentences = summarize(runs)
-    text = "\n".join(sentences)
-    assert "Lowest final style loss: sw = 100 (20); highest: sw = 10 (500), 25× the lowest." in sentences
-    assert "Lowest final content loss: sw = 10 (1); highest: sw = 1000 (9), 9× the lowest." in sentences
-    assert "does not fall monotonically as style_weight grows" in text
-    assert "from 20 at style_weight = 100 to 50 at style_weight = 1000" in text
-    assert "sw = 1000 stopped early, after iteration 7 of 10" in text
-    assert "RANDOM" not in text
+def test_each_run_file_is_read_once(tree, monkeypatch):
+    reads = Counter()
+    read_json = outcome._read_json
 
-    runs[2]["record"]["final_losses"]["style"] = 5.0
-    text = "\n".join(summarize(runs))
-    assert "Final style loss falls monotonically as style_weight grows (style_weight 10 → 1000" in text
-    assert "Lowest final style loss: sw = 1000 (5)" in text
+    def counting(path):
+        reads[Path(path).as_posix()] += 1
+        return read_json(path)
+
+    monkeypatch.setattr(outcome, "_read_json", counting)
+    _write(tree, FULL_PLAN, "counted")
+    expected = {paths.run_sidecar(run) for run in (LOW, HIGH, RANDOM)} | {paths.failure_record(FAILED)}
+    assert dict(reads) == dict.fromkeys(expected, 1)
 
 
-def test_summarize_near_equal_values_and_random_left_out():
-    a = _synthetic("sw = 10", 10, style=100.0, content=1.0)
-    b = _synthetic("sw = 20", 20, style=100.04, content=1.0)
-    r = _synthetic("random", 10, style=0.001, content=0.001, random_weights=True)
-    r["record"]["weights"] = {"source": "random", "sha256": "cd" * 32, "pretrained": False, "label": "RANDOM"}
-    sentences = summarize([a, b, r])
-    expected = "Lowest final style loss: sw = 10 (100); highest: sw = 20 (100.04), only 0.04% above the lowest."
-    assert expected in sentences
-    assert any("leave out the 1 random-weights run(s)" in s for s in sentences)
-    assert not any("Lowest final style loss: random" in s for s in sentences)
-    assert any("rises" in s or "does not fall" in s for s in sentences)
+def test_table_has_a_row_per_entry_red_for_random_weights(full_page):
+    table = _section(full_page, "all-runs")
+    header = re.findall(r"<th>(.*?)</th>", table)
+    rows = re.findall(r'<tr class="([^"]*)">(.*?)</tr>', table, re.S)
+    assert [classes for classes, _ in rows] == ["ok", "ok", "failed", "ok random", "ok", "missing"]
+    for _, row in rows:
+        assert len(re.findall(r"<td\b", row)) == len(header) == 22
+    cells = [_text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", rows[3][1], re.S)]
+    assert cells[header.index("weights")] == "RANDOM"
+    assert cells[header.index("varied values")] == "weights = random"
+    failed = [_text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", rows[2][1], re.S)]
+    assert failed[header.index("sw")] == "1e+09"  # a failed run shows the parameters it was planned with
+    assert failed[header.index("status")] == "failed"
 
 
-def test_summarize_not_like_for_like():
-    a = _synthetic("layers 2", 10, style=1.0, content=1.0)
-    b = _synthetic("layers 6", 10, style=9.0, content=1.0)
-    a["record"]["parameters"]["style_layers"] = 2
-    sentences = summarize([a, b])
-    assert any("differ in style_layers" in s for s in sentences)
-    assert not any("monotonic" in s for s in sentences)
+def test_grids_from_the_pipeline_or_drawn_with_failures_marked(full_page, pretrained_page):
+    # complete pair: the pipeline's grid file, as it is
+    assert _png(_img_srcs(pretrained_page)[0]) == PIPELINE_GRID
+    # a pair with a failed run: drawn for the report (the file there is stale), the failed tile grey
+    drawn = _png(_img_srcs(_section(full_page, "exp-style_weight"))[0])
+    assert drawn != STALE_GRID
+    pixels = np.asarray(Image.open(io.BytesIO(drawn)).convert("RGB")).astype(int)
+    assert np.all(np.abs(pixels - FAILURE_GREY) <= 2, axis=-1).sum() > 10_000
+
+
+def test_page_is_self_contained(full_page):
+    srcs = _img_srcs(full_page)
+    assert len(srcs) == len(re.findall(r"<img\b", full_page)) == 2 * 2  # 2 experiments x (grid + loss curves)
+    for src in srcs:
+        with Image.open(io.BytesIO(_png(src))) as image:
+            image.verify()
+    assert not re.search(r"<link\b|<script\b|<iframe\b|url\(", full_page, re.I)
+    assert all(href.startswith("#") for href in re.findall(r'href="([^"]*)"', full_page))
+
+
+def test_experiment_sections_show_claim_varied_and_sentences(full_page):
+    section = _section(full_page, "exp-init")
+    assert "<b>Varied:</b> init_method" in section
+    sentences = [_text(item) for item in re.findall(r"<li>(.*?)</li>", section, re.S)]
+    assert sentences[0] == "1 of 2 runs finished (1 missing)."
 
 
 @pytest.mark.skipif(find_chromium() is None, reason="chromium not installed (apt-get install chromium)")
-def test_report_in_browser(runs, grid, tmp_path):
-    out = tmp_path / "report.html"
-    build_report([_experiment(list(runs.values()), grid)], out)
-    n_img = len(re.findall(r"<img\b", out.read_text(encoding="utf-8")))
+def test_report_renders_in_chromium(full_report, tmp_path):
     shot = tmp_path / "report.png"
-    report = check_page(out, shot)
-    assert report.images_total == n_img
+    report = check_page(full_report, shot)
+    assert report.images_total == 4
     assert report.images_broken == []
     assert report.load_fired
     assert report.title == "nst-pipeline report"
-    assert shot.is_file() and shot.stat().st_size > 0
+    with Image.open(shot) as image:  # the red banner (#c40000) near the top of the page
+        top = np.asarray(image.convert("RGB"))[:400].astype(int)
+    assert np.all(top == (196, 0, 0), axis=-1).sum() > 20_000
