@@ -19,7 +19,7 @@ from matplotlib.figure import Figure  # no pyplot: no global figure state, no GU
 from PIL import Image
 
 from nst.images import atomic_write_bytes
-from nst_pipeline.outcome import RunOutcome
+from nst_pipeline.outcome import RunOutcome, load_outcomes
 
 DPI = 100
 MAX_FIGURE_WIDTH_IN = 16.0  # 1600 px at DPI 100
@@ -241,3 +241,20 @@ def _random_weights_label(ax) -> None:
         color="white",
         bbox={"boxstyle": "round,pad=0.25", "facecolor": "#d00000", "edgecolor": "none"},
     )
+
+
+def grid_title(experiment: str, pair: str) -> str:
+    content, style = pair.split("__", 1)
+    return f"{experiment}: {content} x {style}"
+
+
+def write_grid(
+    experiment: str,
+    pair: str,
+    entries: list[dict],
+    content: str,
+    style: str,
+    out: Path,
+) -> None:
+    outcomes = load_outcomes(experiment, pair, entries)
+    make_grid(Path(content), Path(style), outcomes, grid_title(experiment, pair), Path(out))

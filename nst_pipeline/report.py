@@ -8,8 +8,10 @@ the sentences come from nst_pipeline.summary, the loss curves from nst_pipeline.
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +20,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from nst.images import atomic_write_bytes
 from nst_pipeline import paths
 from nst_pipeline.figures import loss_curves_png
-from nst_pipeline.outcome import RunOutcome
+from nst_pipeline.grid import grid_png, grid_title
+from nst_pipeline.outcome import RunOutcome, load_outcomes
 from nst_pipeline.summary import distinct, format_g, summarize
 
 RANDOM_TEXT = (
@@ -200,3 +203,46 @@ def render_report(experiments: list[ExperimentResults], title: str = "nst-pipeli
 def build_report(experiments: list[ExperimentResults], out: Path, title: str = "nst-pipeline report") -> None:
     """Write the whole report to `out` (one HTML file, atomically)."""
     atomic_write_bytes(Path(out), render_report(experiments, title).encode("utf-8"))
+
+
+def write_report(plan: dict, out: Path, title: str) -> None:
+    """The HTML report from whatever is on disk (each run's files read once). A pair whose grid the
+    pipeline has not made (because a run failed) gets one drawn here, with the failed runs' tiles marked."""
+    seen: dict[str, RunOutcome] = {}
+    outcomes = {
+        name: {pair: load_outcomes(name, pair, experiment["runs"][pair], seen) for pair in experiment["pairs"]}
+        for name, experiment in plan.items()
+    }
+    experiments = [
+        ExperimentResults(
+            name=name,
+            claim=experiment["claim"],
+            varied=list(experiment["varied"]),
+            runs=[run for pair in experiment["pairs"] for run in outcomes[name][pair]],
+            grids={pair: _grid_for_report(name, pair, outcomes[name][pair], seen) for pair in experiment["pairs"]},
+        )
+        for name, experiment in plan.items()
+    ]
+    build_report(experiments, Path(out), title=title)
+
+
+def _grid_for_report(experiment: str, pair: str, runs: list[RunOutcome], seen: dict) -> bytes | None:
+    """The pipeline's grid PNG where it is complete, else one drawn now; None without the pair's images."""
+    grid = Path(paths.grid_image(experiment, pair))
+    if grid.is_file() and all(run.status == "ok" for run in runs):
+        return grid.read_bytes()
+    content, style = _pair_images(pair, seen.values())
+    if content is None or style is None:
+        return None
+    return grid_png(content, style, runs, grid_title(experiment, pair))
+
+
+def _pair_images(pair: str, known: Iterable[RunOutcome]) -> tuple[Path | None, Path | None]:
+    """Content and style image paths of a pair, from any finished run's sidecar (read already, or on disk)."""
+    for run in known:
+        if run.pair == pair and run.record:
+            return Path(run.record["content_image"]), Path(run.record["style_image"])
+    for sidecar in sorted(Path(paths.run_image(pair)).with_suffix("").glob("*.json")):
+        record = json.loads(sidecar.read_text(encoding="utf-8"))
+        return Path(record["content_image"]), Path(record["style_image"])
+    return None, None

@@ -61,8 +61,9 @@ def test_engine_edit_reruns_every_stylize_job(finished):
     assert counts == {"stylize": 2, "make_grid": 1, "make_report": 1, "all": 1}, counts
 
 
-@pytest.mark.xfail(strict=True, reason="write_report/write_grid still share nst_pipeline/jobs.py (split pending)")
-@pytest.mark.parametrize("module", ["nst_pipeline/report.py"])
+@pytest.mark.parametrize(
+    "module", ["nst_pipeline/report.py", "nst_pipeline/summary.py", "nst_pipeline/templates/report.css"]
+)
 def test_report_edit_reruns_only_the_report(finished, module):
     with edited(finished[0].parent / module):
         counts = dry_run(finished)

@@ -19,7 +19,7 @@ rule make_report:
 onerror:
     # Some runs failed (the others went on: keep-going). Write the report anyway, listing the failed
     # runs with their errors; the next invocation redoes only what is missing.
-    from nst_pipeline.jobs import write_report
+    from nst_pipeline.report import write_report
 
     try:
         write_report(plan_for_report(), Path(paths.REPORT), config["report_title"])
