@@ -16,6 +16,8 @@ in Neural Style Transfer", section "Colour control"; Gatys' reference code
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from nst.backbones import IMAGENET_MEAN, IMAGENET_STD
@@ -83,3 +85,98 @@ def luminance_transfer(stylised_rgb: torch.Tensor, content_rgb: torch.Tensor) ->
         )
     luminance_change = luma(stylised_rgb) - luma(content_rgb)  # (1, 1, H, W) broadcasts to all channels
     return (content_rgb + luminance_change).clamp(0.0, 1.0)
+
+
+# --- colour histogram matching ---------------------------------------------------------------------
+
+COLOR_MATCH_MODES = ("cholesky", "pca", "sym")
+# Added to both colour covariances (RGB in [0, 1]); the default of Gatys' reference match_color.
+COVARIANCE_EPS = 1e-5
+
+
+def color_statistics(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean (3,) and covariance (3, 3) of the pixel colours, in float64; covariance divides by N."""
+    pixels = rgb.detach().reshape(3, -1).double()
+    centred = pixels - pixels.mean(dim=1, keepdim=True)
+    return pixels.mean(dim=1), centred @ centred.T / pixels.shape[1]
+
+
+def _sqrt_and_inverse_sqrt(cov: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric square root S^1/2 = U L^1/2 U^T of a positive definite matrix, and its inverse."""
+    eigenvalues, eigenvectors = torch.linalg.eigh(cov)
+    root = eigenvalues.sqrt()
+    return (eigenvectors * root) @ eigenvectors.T, (eigenvectors / root) @ eigenvectors.T
+
+
+def _color_matrix(style_cov: torch.Tensor, content_cov: torch.Tensor, mode: str) -> torch.Tensor:
+    """A with A style_cov A^T = content_cov; the three modes are three choices of that A."""
+    if mode == "cholesky":  # A = L_C L_S^-1, lower-triangular factors (depends on the R, G, B order)
+        return torch.linalg.cholesky(content_cov) @ torch.linalg.inv(torch.linalg.cholesky(style_cov))
+    if mode == "pca":  # Image Analogies (Hertzmann et al. 2001): A = S_C^1/2 S_S^-1/2, symmetric roots
+        content_sqrt, _ = _sqrt_and_inverse_sqrt(content_cov)
+        _, style_inv_sqrt = _sqrt_and_inverse_sqrt(style_cov)
+        return content_sqrt @ style_inv_sqrt
+    # "sym": the symmetric A, linear Monge-Kantorovitch (Pitie & Kokaram 2007), the A that moves
+    # colours least: A = S_S^-1/2 (S_S^1/2 S_C S_S^1/2)^1/2 S_S^-1/2
+    style_sqrt, style_inv_sqrt = _sqrt_and_inverse_sqrt(style_cov)
+    middle_sqrt, _ = _sqrt_and_inverse_sqrt(style_sqrt @ content_cov @ style_sqrt)
+    return style_inv_sqrt @ middle_sqrt @ style_inv_sqrt
+
+
+def fit_color_transform(
+    style_rgb: torch.Tensor, content_rgb: torch.Tensor, mode: str = "pca", eps: float = COVARIANCE_EPS
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The affine colour map p -> A p + b (float64 A (3, 3), b (3,)) taking the style image's colour
+    mean and covariance to the content's. See `match_color_histogram`."""
+    _check_rgb("style_rgb", style_rgb)
+    _check_rgb("content_rgb", content_rgb)
+    if mode not in COLOR_MATCH_MODES:
+        raise ValueError(f"colour matching mode {mode!r} unknown; choose one of {', '.join(COLOR_MATCH_MODES)}")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps <= 0:
+        raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
+    style_mean, style_cov = color_statistics(style_rgb)
+    content_mean, content_cov = color_statistics(content_rgb)
+    # eps I makes both covariances positive definite: a grey or flat style image has a singular
+    # covariance, and Cholesky / S^-1/2 would fail or blow up on it
+    regulariser = eps * torch.eye(3, dtype=torch.float64)
+    matrix = _color_matrix(style_cov + regulariser, content_cov + regulariser, mode)
+    return matrix, content_mean - matrix @ style_mean
+
+
+def apply_color_transform(
+    rgb: torch.Tensor, matrix: torch.Tensor, offset: torch.Tensor, clamp: bool = True
+) -> torch.Tensor:
+    """p -> A p + b on every pixel of a (1, 3, H, W) RGB tensor (computed in float64, returned in rgb's dtype)."""
+    _check_rgb("rgb", rgb)
+    pixels = matrix.double() @ rgb.detach().reshape(3, -1).double() + offset.double().view(3, 1)
+    out = pixels.reshape(rgb.shape).to(rgb.dtype)
+    return out.clamp(0.0, 1.0) if clamp else out
+
+
+def match_color_histogram(
+    style_rgb: torch.Tensor,
+    content_rgb: torch.Tensor,
+    mode: str = "pca",
+    eps: float = COVARIANCE_EPS,
+    clamp: bool = True,
+) -> torch.Tensor:
+    """The style image recoloured so its colour mean and covariance (RGB) match the content's.
+
+    Gatys et al. (2017), colour control, "colour histogram matching": before optimisation each style
+    pixel p becomes A p + b with A Cov_S A^T = Cov_C and b = mean_C - A mean_S. Such A is unique only
+    up to a rotation; the modes are the three choices of Gatys' reference `match_color`:
+      "cholesky": A = L_C L_S^-1 from Cholesky factors (reference name "chol");
+      "pca":      A = Cov_C^1/2 Cov_S^-1/2 with symmetric (eigen) square roots, the 3-D colour transfer
+                  of Image Analogies (Hertzmann et al. 2001), which the paper describes;
+      "sym":      the symmetric A, linear Monge-Kantorovitch (Pitie & Kokaram 2007): of all valid A,
+                  the one that changes the colours least (mean squared distance).
+    Default "pca": the reference implementation's default, and unlike "cholesky" it does not depend on
+    the order of the R, G, B channels (Cholesky factors are triangular in that order).
+
+    Both covariances get eps * I (eps 1e-5, the reference's value) so grey or flat images stay
+    invertible; the matched covariance is then off by at most eps (1 + |A|^2), far below 8-bit rounding.
+    Inputs: (1, 3, H, W) float RGB in [0, 1], any two sizes. With clamp (the default, as in the
+    reference) out-of-range results are clipped to [0, 1], which moves the statistics slightly.
+    """
+    matrix, offset = fit_color_transform(style_rgb, content_rgb, mode, eps)
+    return apply_color_transform(style_rgb, matrix, offset, clamp)

@@ -10,13 +10,20 @@ from PIL import Image
 from nst import images
 from nst.color import (
     BT601_LUMA,
+    COLOR_MATCH_MODES,
+    COVARIANCE_EPS,
+    apply_color_transform,
+    color_statistics,
+    fit_color_transform,
     from_unit_rgb,
     luma,
     luminance_transfer,
+    match_color_histogram,
     to_unit_rgb,
 )
 
 HEIGHT = 64  # small: statistics are stable at this size and the tests stay fast on one core
+RUN_HEIGHT = 400  # the engine's default height: where clamping in histogram matching actually happens
 
 # Textbook NTSC YIQ rows (Y: BT.601); the paper's colour space. I and Q rows sum to 0 exactly.
 YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=torch.float64)
@@ -42,6 +49,16 @@ def content_rgb(content_image) -> torch.Tensor:
 def painting_rgb(style_image, content_rgb) -> torch.Tensor:
     """The style image at the content's size: a stand-in for a stylised result (strong luminance changes)."""
     return _rgb(style_image, (content_rgb.shape[3], content_rgb.shape[2]))
+
+
+@pytest.fixture(scope="module")
+def run_size_pair(content_image, style_image) -> tuple[torch.Tensor, torch.Tensor]:
+    """(style, content) as the engine sizes them by default: each at RUN_HEIGHT rows."""
+    pair = []
+    for path in (style_image, content_image):
+        with Image.open(path) as pil:
+            pair.append(_rgb(path, images.scaled_size(pil.size, RUN_HEIGHT)))
+    return tuple(pair)
 
 
 def _convert(matrix: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
@@ -147,3 +164,107 @@ def test_luminance_transfer_rejects_bad_inputs():
         luminance_transfer(rgb[0], rgb)
     with pytest.raises(ValueError, match=r"content_rgb must be .*torch.uint8"):
         luminance_transfer(rgb, (rgb * 255).byte())
+
+
+# --- colour histogram matching ----------------------------------------------------------------------
+
+
+def _sign_cube(centre, half_widths) -> torch.Tensor:
+    """The 8 pixels centre +- half_widths: mean = centre, covariance = diag(half_widths^2), exactly."""
+    signs = torch.tensor([[i >> 2 & 1, i >> 1 & 1, i & 1] for i in range(8)], dtype=torch.float64) * 2 - 1
+    pixels = torch.tensor(centre, dtype=torch.float64) + signs * torch.tensor(half_widths, dtype=torch.float64)
+    return pixels.T.reshape(1, 3, 2, 4)
+
+
+@pytest.mark.parametrize("mode", COLOR_MATCH_MODES)
+def test_histogram_known_answer_for_independent_channels(mode):
+    """Diagonal covariances: every mode must scale each channel by its std ratio (eps included)."""
+    style_mean, style_std = (0.5, 0.5, 0.5), (0.1, 0.2, 0.3)
+    content_mean, content_std = (0.2, 0.4, 0.6), (0.05, 0.3, 0.15)
+    matrix, offset = fit_color_transform(_sign_cube(style_mean, style_std), _sign_cube(content_mean, content_std), mode)
+    f64 = dict(dtype=torch.float64)
+    variance_ratio = (torch.tensor(content_std, **f64) ** 2 + COVARIANCE_EPS) / (
+        torch.tensor(style_std, **f64) ** 2 + COVARIANCE_EPS
+    )
+    expected = torch.diag(variance_ratio.sqrt())
+    assert torch.allclose(matrix, expected, atol=1e-12, rtol=0)
+    # b = mean_C - A mean_S
+    assert torch.allclose(offset, torch.tensor(content_mean, **f64) - expected @ torch.tensor(style_mean, **f64))
+
+
+@pytest.mark.parametrize("mode", COLOR_MATCH_MODES)
+def test_histogram_matches_content_statistics_unclamped(mode, run_size_pair):
+    style, content = run_size_pair
+    content_mean, content_cov = color_statistics(content)
+    style_mean, style_cov = color_statistics(style)
+    assert (style_mean - content_mean).abs().max() > 0.05  # the images differ to begin with
+    assert (style_cov - content_cov).abs().max() > 0.005
+
+    matrix, offset = fit_color_transform(style, content, mode)
+    matched_mean, matched_cov = color_statistics(apply_color_transform(style, matrix, offset, clamp=False))
+    assert torch.allclose(matched_mean, content_mean, atol=1e-12, rtol=0)
+    # A (S + eps I) A^T = C + eps I exactly, so A S A^T - C = eps (I - A A^T): at most eps (1 + |A|^2)
+    bound = COVARIANCE_EPS * (1 + torch.linalg.matrix_norm(matrix, 2) ** 2)
+    assert (matched_cov - content_cov).abs().max() <= bound
+    # and with a tiny eps the match is exact up to float64 rounding
+    matrix, offset = fit_color_transform(style, content, mode, eps=1e-12)
+    matched_cov = color_statistics(apply_color_transform(style, matrix, offset, clamp=False))[1]
+    assert torch.allclose(matched_cov, content_cov, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("mode", COLOR_MATCH_MODES)
+def test_histogram_matches_content_statistics_clamped(mode, run_size_pair):
+    """The default (clamped to [0, 1]): clipping the few out-of-range pixels barely moves the statistics."""
+    style, content = run_size_pair
+    matched = match_color_histogram(style, content, mode=mode)
+    assert matched.min() >= 0 and matched.max() <= 1 and matched.dtype == style.dtype
+    content_mean, content_cov = color_statistics(content)
+    matched_mean, matched_cov = color_statistics(matched)
+    assert (matched_mean - content_mean).abs().max() < 0.5 / 255  # within half an 8-bit grey level
+    assert (matched_cov - content_cov).abs().max() < 0.02 * content_cov.abs().max()  # within 2 %
+
+
+def test_histogram_modes_are_the_three_named_matrices(run_size_pair):
+    style, content = run_size_pair
+    cholesky, pca, sym = (fit_color_transform(style, content, mode)[0] for mode in COLOR_MATCH_MODES)
+    assert torch.equal(cholesky, cholesky.tril())  # L_C L_S^-1: a product of lower-triangular factors
+    assert torch.allclose(sym, sym.T, atol=1e-12)  # Monge-Kantorovitch: symmetric
+    assert not torch.allclose(pca, pca.T, atol=1e-3)  # Image Analogies: a product of two symmetric roots
+    assert not torch.allclose(pca, cholesky, atol=1e-3) and not torch.allclose(pca, sym, atol=1e-3)
+    # Monge-Kantorovitch moves the colours least of the three (Pitie & Kokaram 2007)
+    moves = [
+        ((apply_color_transform(style, a, b, clamp=False) - style) ** 2).sum(dim=1).mean()
+        for a, b in (fit_color_transform(style, content, mode) for mode in COLOR_MATCH_MODES)
+    ]
+    assert moves[2] < moves[1] and moves[2] < moves[0]
+
+
+def test_histogram_channel_order_matters_only_for_cholesky(run_size_pair):
+    """Why "pca" is the default: relabelling the channels (BGR) must only relabel the result."""
+    style, content = run_size_pair
+    bgr = [2, 1, 0]
+    for mode in COLOR_MATCH_MODES:
+        direct = match_color_histogram(style, content, mode=mode, clamp=False)
+        via_bgr = match_color_histogram(style[:, bgr], content[:, bgr], mode=mode, clamp=False)[:, bgr]
+        assert torch.allclose(direct, via_bgr, atol=1e-9) == (mode != "cholesky"), mode
+
+
+@pytest.mark.parametrize("mode", COLOR_MATCH_MODES)
+def test_histogram_degenerate_style_stays_finite(mode, content_rgb):
+    """A grey painting (rank-1 colour covariance) and a flat one (rank 0) need the eps regulariser."""
+    grey = luma(content_rgb.flip(-1)).expand(1, 3, -1, -1)
+    flat = torch.full((1, 3, 5, 7), 0.3, dtype=torch.float64)
+    for style in (grey, flat):
+        matched = match_color_histogram(style, content_rgb, mode=mode, clamp=False)
+        assert torch.isfinite(matched).all()
+        assert torch.allclose(color_statistics(matched)[0], color_statistics(content_rgb)[0], atol=1e-9)
+
+
+def test_histogram_rejects_bad_arguments(content_rgb):
+    with pytest.raises(ValueError, match="mode 'chol' unknown; choose one of cholesky, pca, sym"):
+        match_color_histogram(content_rgb, content_rgb, mode="chol")
+    for eps in (0, -1e-5, float("nan"), float("inf"), True):
+        with pytest.raises(ValueError, match=f"eps must be a finite number > 0, got {eps!r}"):
+            match_color_histogram(content_rgb, content_rgb, eps=eps)
+    with pytest.raises(ValueError, match=r"style_rgb must be .*got \(2, 3, 4\)"):
+        match_color_histogram(torch.rand(2, 3, 4), content_rgb)
