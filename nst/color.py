@@ -180,3 +180,67 @@ def match_color_histogram(
     """
     matrix, offset = fit_color_transform(style_rgb, content_rgb, mode, eps)
     return apply_color_transform(style_rgb, matrix, offset, clamp)
+
+
+# --- blending several styles -----------------------------------------------------------------------
+
+
+def normalise_blend_weights(weights, style_count: int | None = None) -> list[float]:
+    """Blend weights scaled to sum to 1, as neural-style's -style_blend_weights (w_i / sum w).
+
+    Raises ValueError naming the bad value: a count other than `style_count`, a weight that is not a
+    finite number >= 0 (NaN, inf, negative, bool, text), or all weights zero.
+    """
+    weights = list(weights)
+    if style_count is not None and len(weights) != style_count:
+        raise ValueError(f"got {len(weights)} blend weight(s) {weights} for {style_count} style image(s)")
+    if not weights:
+        raise ValueError("no blend weights given")
+    for index, weight in enumerate(weights):
+        ok_type = isinstance(weight, (int, float)) and not isinstance(weight, bool)
+        if not ok_type or not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"blend weight {index + 1} must be a finite number >= 0, got {weight!r}")
+    largest = max(weights)
+    if largest == 0:
+        raise ValueError(f"blend weights are all zero: {weights}")
+    # Divide by the largest first so the sum cannot overflow (1e308 twice); a single non-zero
+    # weight then becomes w / w = 1.0 exactly. + 0.0 turns -0.0 into 0.0.
+    scaled = [weight / largest for weight in weights]
+    total = math.fsum(scaled)
+    return [weight / total + 0.0 for weight in scaled]
+
+
+def blend_gram_targets(grams_per_style: list[dict[int, torch.Tensor]], weights: list[float]) -> dict[int, torch.Tensor]:
+    """Style targets for several style images: per layer, sum_i w_i G_i with w normalised to sum 1.
+
+    This is neural-style's -style_blend_weights (neural_style.lua adds blend_weight_i * Gram_i per
+    style layer). Grams are size-normalised (nst.losses.gram_matrix divides by C*H*W), so styles of
+    different sizes blend on an equal footing. Every style must have the same layers and Gram shapes.
+
+    Styles with weight 0 are left out (their Grams are not read). When one style remains, its own
+    tensors are returned unchanged (not copied): no arithmetic at all, so a single style, or 1:0, is
+    bit-for-bit today's target, even in a process that flushes denormals (where 1.0 * x != x).
+    """
+    normalised = normalise_blend_weights(weights, style_count=len(grams_per_style))
+    layers = set(grams_per_style[0])
+    for index, grams in enumerate(grams_per_style):
+        if set(grams) != layers:
+            raise ValueError(
+                f"style {index + 1} has Gram layers {sorted(grams)}, style 1 has {sorted(layers)}; they must match"
+            )
+        for layer in layers:
+            if grams[layer].shape != grams_per_style[0][layer].shape:
+                raise ValueError(
+                    f"style {index + 1} layer {layer}: Gram shape {tuple(grams[layer].shape)} differs from "
+                    f"style 1's {tuple(grams_per_style[0][layer].shape)}"
+                )
+    used = [(weight, grams) for weight, grams in zip(normalised, grams_per_style) if weight > 0]
+    if len(used) == 1:
+        return dict(used[0][1])
+    blended = {}
+    for layer in sorted(layers):
+        total = used[0][0] * used[0][1][layer]
+        for weight, grams in used[1:]:
+            total = total + weight * grams[layer]
+        blended[layer] = total
+    return blended

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -13,14 +15,17 @@ from nst.color import (
     COLOR_MATCH_MODES,
     COVARIANCE_EPS,
     apply_color_transform,
+    blend_gram_targets,
     color_statistics,
     fit_color_transform,
     from_unit_rgb,
     luma,
     luminance_transfer,
     match_color_histogram,
+    normalise_blend_weights,
     to_unit_rgb,
 )
+from nst.losses import gram_matrix
 
 HEIGHT = 64  # small: statistics are stable at this size and the tests stay fast on one core
 RUN_HEIGHT = 400  # the engine's default height: where clamping in histogram matching actually happens
@@ -268,3 +273,103 @@ def test_histogram_rejects_bad_arguments(content_rgb):
             match_color_histogram(content_rgb, content_rgb, eps=eps)
     with pytest.raises(ValueError, match=r"style_rgb must be .*got \(2, 3, 4\)"):
         match_color_histogram(torch.rand(2, 3, 4), content_rgb)
+
+
+# --- blending several styles ------------------------------------------------------------------------
+
+
+def test_normalise_blend_weights_known_answers():
+    assert normalise_blend_weights([1, 3]) == [0.25, 0.75]
+    assert normalise_blend_weights([2.0, 0, 2.0], style_count=3) == [0.5, 0.0, 0.5]
+    assert normalise_blend_weights([7.5]) == [1.0]
+    assert normalise_blend_weights([0.3, 0.0]) == [1.0, 0.0]  # 0.3 / 0.3 is exactly 1
+    assert normalise_blend_weights([1e308, 1e308]) == [0.5, 0.5]  # no overflow in the sum
+    assert str(normalise_blend_weights([-0.0, 1])[0]) == "0.0"
+
+
+def test_normalise_blend_weights_sum_to_one_and_keep_ratios():
+    weights = [0.1, 0.7, 2.9, 1e-3]
+    normalised = normalise_blend_weights(weights)
+    assert math.isclose(math.fsum(normalised), 1.0, rel_tol=1e-15)
+    for weight, share in zip(weights, normalised):
+        assert math.isclose(share / normalised[0], weight / weights[0], rel_tol=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("weights", "style_count", "message"),
+    [
+        ([1.0], 2, r"got 1 blend weight\(s\) \[1.0\] for 2 style image\(s\)"),
+        ([1, 2, 3], 2, r"got 3 blend weight\(s\) \[1, 2, 3\] for 2"),
+        ([], None, "no blend weights given"),
+        ([1.0, -0.5], None, r"blend weight 2 must be a finite number >= 0, got -0.5"),
+        ([float("nan"), 1.0], None, r"blend weight 1 must be .*, got nan"),
+        ([1.0, float("inf")], None, r"blend weight 2 must be .*, got inf"),
+        ([True, 1.0], None, r"blend weight 1 must be .*, got True"),
+        (["1", 1.0], None, r"blend weight 1 must be .*, got '1'"),
+        ([0, 0.0], None, r"blend weights are all zero: \[0, 0.0\]"),
+    ],
+)
+def test_normalise_blend_weights_rejects_bad_values(weights, style_count, message):
+    with pytest.raises(ValueError, match=message):
+        normalise_blend_weights(weights, style_count=style_count)
+
+
+def _grams(seed: int) -> dict[int, torch.Tensor]:
+    """Real Gram targets (float32, size-normalised) of random feature maps, layers 1 and 3."""
+    generator = torch.Generator().manual_seed(seed)
+    return {layer: gram_matrix(torch.rand(1, 4 * layer, 5, 7, generator=generator)) for layer in (1, 3)}
+
+
+def test_blend_known_answer():
+    a = {1: torch.tensor([[1.0, 2.0], [3.0, 4.0]])}
+    b = {1: torch.tensor([[5.0, 6.0], [7.0, 8.0]])}
+    # 0.25 a + 0.75 b, every term exact in binary floating point
+    assert torch.equal(blend_gram_targets([a, b], [1, 3])[1], torch.tensor([[4.0, 5.0], [6.0, 7.0]]))
+    c = {1: torch.full((2, 2), float("nan"))}  # weight 0: never read, so it cannot leak into the target
+    assert torch.equal(blend_gram_targets([a, c, b], [1, 0, 1])[1], torch.tensor([[3.0, 4.0], [5.0, 6.0]]))
+
+
+@pytest.mark.parametrize("weights", [[1.0], [0.7], [1.0, 0.0], [0.0, 2.5], [0.3, 0.0, 0.0]])
+def test_blend_single_style_is_bit_for_bit(weights):
+    styles = [_grams(seed) for seed in range(len(weights))]
+    chosen = styles[next(i for i, weight in enumerate(weights) if weight > 0)]
+    blended = blend_gram_targets(styles, weights)
+    assert sorted(blended) == [1, 3]
+    for layer in (1, 3):
+        assert torch.equal(blended[layer], chosen[layer])
+        assert torch.equal(blended[layer].view(torch.int32), chosen[layer].view(torch.int32))  # bits, -0.0 too
+
+
+def test_blend_single_style_is_bit_for_bit_even_when_denormals_are_flushed():
+    """Why one style skips the arithmetic: 1.0 * x == x fails for float32 denormals when the process
+    flushes them (torch.set_flush_denormal, an x86 speed setting); returning the tensor itself cannot."""
+    gram = {1: torch.tensor([[1e-40, 0.5], [0.5, 1.0]])}  # 1e-40: a float32 denormal
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush denormals")
+    try:
+        assert (1.0 * gram[1]).view(torch.int32)[0, 0] == 0  # what a multiply would give
+        blended = blend_gram_targets([gram, {1: torch.eye(2)}], [1.0, 0.0])
+    finally:
+        torch.set_flush_denormal(False)
+    assert torch.equal(blended[1].view(torch.int32), gram[1].view(torch.int32))
+
+
+def test_blend_is_the_weighted_mean_of_real_grams():
+    styles = [_grams(seed) for seed in range(3)]
+    blended = blend_gram_targets(styles, [1.0, 2.0, 1.0])
+    for layer in (1, 3):
+        expected = (styles[0][layer].double() + 2 * styles[1][layer].double() + styles[2][layer].double()) / 4
+        assert blended[layer].dtype == torch.float32
+        assert torch.allclose(blended[layer].double(), expected, rtol=1e-6, atol=0)
+
+
+def test_blend_rejects_mismatched_styles():
+    a, b = _grams(0), _grams(1)
+    with pytest.raises(ValueError, match=r"style 2 has Gram layers \[1\], style 1 has \[1, 3\]"):
+        blend_gram_targets([a, {1: b[1]}], [1, 1])
+    with pytest.raises(
+        ValueError, match=r"style 2 layer 3: Gram shape \(1, 4, 4\) differs from style 1's \(1, 12, 12\)"
+    ):
+        blend_gram_targets([a, {1: b[1], 3: b[1]}], [1, 1])
+    with pytest.raises(ValueError, match=r"got 1 blend weight\(s\) \[1\] for 2 style image\(s\)"):
+        blend_gram_targets([a, b], [1])
