@@ -21,6 +21,8 @@ import math
 import torch
 
 from nst.backbones import IMAGENET_MEAN, IMAGENET_STD
+from nst.errors import NSTInputError
+from nst.images import scaled_size
 
 # ITU-R BT.601 luma weights. The same Y row is used by YIQ (the paper's choice), by YUV (torch
 # image.rgb2yuv, which neural-style's -original_colors calls) and by JPEG YCbCr (PIL, neural-style-pt).
@@ -244,3 +246,46 @@ def blend_gram_targets(grams_per_style: list[dict[int, torch.Tensor]], weights: 
             total = total + weight * grams[layer]
         blended[layer] = total
     return blended
+
+
+# --- style scale -----------------------------------------------------------------------------------
+
+
+def style_size(style_size_wh: tuple[int, int], content_height: int, style_scale: float) -> tuple[int, int]:
+    """(width, height) of the style image for a run: style_scale x the content's height, aspect kept.
+
+    neural-style's -style_scale scales the style relative to the output size; here the output size is
+    the content height, so style_scale 1 is today's behaviour, exactly
+    nst.images.scaled_size(style_size_wh, content_height). The height is round(style_scale *
+    content_height) (Python's round, as scaled_size), at least 1. Raises ValueError for a style_scale
+    that is not a finite number > 0 or for sizes that are not positive integers.
+    """
+    is_number = isinstance(style_scale, (int, float)) and not isinstance(style_scale, bool)
+    if not is_number or not math.isfinite(style_scale) or style_scale <= 0:
+        raise ValueError(f"style_scale must be a finite number > 0, got {style_scale!r}")
+    sizes = (*style_size_wh, content_height)
+    if len(sizes) != 3 or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes):
+        raise ValueError(
+            f"sizes must be positive integers, got style {style_size_wh!r}, content height {content_height!r}"
+        )
+    return scaled_size(style_size_wh, max(1, round(style_scale * content_height)))
+
+
+def check_style_size(
+    style_size_wh: tuple[int, int], content_height: int, style_scale: float, min_side: int
+) -> tuple[int, int]:
+    """style_size(...), or NSTInputError (the engine's one-line, exit-code-2 error) naming the values.
+
+    min_side: the backbone's smallest input, as check_run uses it: max(MIN_HEIGHT, backbone.min_height).
+    Both sides are checked, since the deepest feature map must be non-empty in both directions.
+    """
+    try:
+        width, height = style_size(style_size_wh, content_height, style_scale)
+    except ValueError as error:
+        raise NSTInputError(str(error)) from None
+    if min(width, height) < min_side:
+        raise NSTInputError(
+            f"style_scale {style_scale!r} makes the style image {width}x{height} px (from {style_size_wh[0]}x"
+            f"{style_size_wh[1]} at content height {content_height}); the model needs at least {min_side} px per side"
+        )
+    return width, height

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from nst import images
@@ -16,6 +19,7 @@ from nst.color import (
     COVARIANCE_EPS,
     apply_color_transform,
     blend_gram_targets,
+    check_style_size,
     color_statistics,
     fit_color_transform,
     from_unit_rgb,
@@ -23,8 +27,10 @@ from nst.color import (
     luminance_transfer,
     match_color_histogram,
     normalise_blend_weights,
+    style_size,
     to_unit_rgb,
 )
+from nst.errors import NSTInputError
 from nst.losses import gram_matrix
 
 HEIGHT = 64  # small: statistics are stable at this size and the tests stay fast on one core
@@ -373,3 +379,56 @@ def test_blend_rejects_mismatched_styles():
         blend_gram_targets([a, {1: b[1], 3: b[1]}], [1, 1])
     with pytest.raises(ValueError, match=r"got 1 blend weight\(s\) \[1\] for 2 style image\(s\)"):
         blend_gram_targets([a, b], [1])
+
+
+# --- style scale ------------------------------------------------------------------------------------
+
+sides = st.integers(min_value=1, max_value=20_000)
+
+
+@given(width=sides, height=sides, content_height=sides)
+def test_style_size_at_scale_one_is_todays_size(width, height, content_height):
+    assert style_size((width, height), content_height, 1) == images.scaled_size((width, height), content_height)
+    assert style_size((width, height), content_height, 1.0) == images.scaled_size((width, height), content_height)
+
+
+def test_style_size_at_scale_one_for_the_demo_style(style_image):
+    with Image.open(style_image) as pil:
+        size = pil.size
+    for content_height in (16, 64, 400, 1080):
+        assert style_size(size, content_height, 1.0) == images.scaled_size(size, content_height)
+
+
+def test_style_size_known_answers():
+    # 800x600 at content height 400: x0.5 -> 200 rows, 800 * 200 / 600 = 266.7 -> 267 columns
+    assert style_size((800, 600), 400, 0.5) == (267, 200)
+    assert style_size((800, 600), 400, 2) == (1067, 800)
+    assert style_size((800, 600), 100, 0.29) == (39, 29)  # 0.29 * 100 is 28.999999999999996 in floats
+    assert style_size((800, 600), 401, 1 / 3) == (179, 134)  # 133.67 rows round up
+    assert style_size((800, 600), 400, 1e-9) == (1, 1)  # never an empty image
+
+
+@pytest.mark.parametrize("scale", [0, -0.5, float("nan"), float("inf"), True, "1", None])
+def test_style_size_rejects_bad_scales(scale):
+    with pytest.raises(ValueError, match=f"style_scale must be a finite number > 0, got {re.escape(repr(scale))}$"):
+        style_size((800, 600), 400, scale)
+    with pytest.raises(NSTInputError, match=f"style_scale must be a finite number > 0, got {re.escape(repr(scale))}$"):
+        check_style_size((800, 600), 400, scale, min_side=16)
+
+
+def test_style_size_rejects_bad_sizes():
+    for style_wh, content_height in (((0, 600), 400), ((800, 600), 0), ((800.0, 600), 400), ((800, 600, 3), 400)):
+        with pytest.raises(ValueError, match="sizes must be positive integers"):
+            style_size(style_wh, content_height, 1.0)
+
+
+def test_check_style_size_minimum_side():
+    assert check_style_size((800, 600), 400, 0.04, min_side=16) == (21, 16)  # exactly the minimum is fine
+    message = (
+        r"style_scale 0.03 makes the style image 16x12 px \(from 800x600 at content height 400\); .* 16 px per side"
+    )
+    with pytest.raises(NSTInputError, match=message):
+        check_style_size((800, 600), 400, 0.03, min_side=16)
+    # a tall, narrow style: tall enough but only 4 px wide at scale 1
+    with pytest.raises(NSTInputError, match=r"makes the style image 4x400 px"):
+        check_style_size((10, 1000), 400, 1.0, min_side=16)
