@@ -9,8 +9,9 @@ Colour functions take float RGB in [0, 1] as (1, 3, H, W) tensors: the engine's 
 optimised image needs only `to_unit_rgb` (undo the ImageNet normalisation) to be passed in.
 
 Sources: Gatys, Ecker, Bethge, Hertzmann & Shechtman (CVPR 2017), "Controlling Perceptual Factors
-in Neural Style Transfer", section "Colour control"; Gatys' reference code
-(github.com/leongatys/NeuralImageSynthesis, `match_color`); Johnson, github.com/jcjohnson/neural-style
+in Neural Style Transfer", section "Colour control"; Gatys' reference `match_color`
+(github.com/leongatys/NeuralImageSynthesis example notebooks, ported as ProGamerGov/Neural-Tools
+linear-color-transfer.py and in neural-style-pt); Johnson, github.com/jcjohnson/neural-style
 (neural_style.lua: `-original_colors`, `-style_blend_weights`, `-style_scale`).
 """
 
