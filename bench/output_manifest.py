@@ -24,8 +24,14 @@ from PIL import Image
 
 
 def result_key(record: dict, image: Path) -> str:
+    """Parameters added after a manifest was written are left out where they are at their default,
+    so results from before and after such an addition still match up."""
+    from nst.naming import extra_defaults
+
+    later = extra_defaults()
+    params = {k: v for k, v in record["parameters"].items() if k not in later or v != later[k]}
     key = {
-        "parameters": record["parameters"],
+        "parameters": params,
         "content": record["content_sha256"],
         "style": record.get("style_sha256"),
         "format": image.suffix.lower(),

@@ -20,6 +20,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,15 +29,15 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from nst import images
-from nst.backbones import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS, Backbone, FeatureExtractor, get_backbone
+from nst import color, images
+from nst.backbones import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS
 from nst.checkpoint import Checkpoint, Checkpointer, StopSignals, run_fingerprint
 from nst.errors import NSTInputError, NSTNumericalError
-from nst.objective import TERMS, Objective, build_objective
+from nst.objective import TERMS
 from nst.optimize import ImageOptimizer, IterationCallback, IterationReport, optimize
-from nst.params import RESULT_PARAMETERS, result_parameters, validate
+from nst.params import RESULT_PARAMETERS, result_parameters, style_paths, validate
 from nst.record import build_record
-from nst.weights import WeightsIdentity, load_network
+from nst.setup import RunSetup, Stage, build_run, upsample
 
 __all__ = ["RESULT_PARAMETERS", "RunResult", "check_run", "parameter_defaults", "stylize"]
 
@@ -61,7 +62,7 @@ def checkpoint_path(out: Path) -> Path:
 
 def stylize(
     content: str | Path,
-    style: str | Path,
+    style: str | Path | Sequence[str | Path],
     out: str | Path,
     *,
     model: str = "vgg19",
@@ -76,14 +77,23 @@ def stylize(
     iterations: int = 1000,
     learning_rate: float | None = None,
     height: int = 400,
+    stage_heights: Sequence[int] = (),
+    stage_iterations: Sequence[int] = (),
+    precision: str = "fp32",
+    color_control: str = "none",
+    style_blend_weights: Sequence[float] | None = None,
+    style_scale: float = 1.0,
+    noise_units: str = "normalised",
     seed: int = 0,
     device: str = "auto",
     threads: int | None = None,
+    cudnn_benchmark: bool = False,
     checkpoint_every: int = 0,
     progress: bool = True,
     callbacks: Sequence[IterationCallback] = (),
 ) -> RunResult:
-    """Stylise `content` with `style`; write the image to `out` (.png/.jpg) and a JSON sidecar beside it.
+    """Stylise `content` with `style` (one image, or several blended by `style_blend_weights`); write
+    the image to `out` (.png/.jpg) and a JSON sidecar beside it.
 
     Every check happens before any optimisation. With checkpoint_every > 0 the state is saved every
     that many iterations (and always on SIGTERM/SIGINT) to `<out>.ckpt`; a later call with the same
@@ -93,10 +103,8 @@ def stylize(
     params = check_run(**{name: value for name, value in locals().items() if name != "callbacks"})
     if threads:
         torch.set_num_threads(threads)
-    # CPU kernels are deterministic at a fixed thread count (tests prove byte-identical output);
-    # torch.use_deterministic_algorithms would double the CPU time for nothing.
-    torch.backends.cudnn.benchmark = False
-    return _run(params, Path(content), Path(style), Path(out), list(callbacks))
+    _set_backend_flags(params)
+    return _run(params, Path(content), style_paths(style), Path(out), list(callbacks))
 
 
 def parameter_defaults() -> dict:
@@ -121,34 +129,35 @@ def check_run(content, style, out=None, **kwargs) -> dict:
     return validate(defaults | kwargs, content, style, out)
 
 
-@dataclass
-class RunSetup:
-    """What a run optimises, built from its parameters and images."""
+def _set_backend_flags(params: dict) -> None:
+    """CPU kernels are deterministic at a fixed thread count (tests prove byte-identical output), so
+    torch.use_deterministic_algorithms (double the CPU time) is not needed. On CUDA, cuDNN's autotuner
+    (cudnn_benchmark) may pick other kernels from run to run: off unless asked for. TF32 only with
+    precision "tf32" (torch enables it for cuDNN convolutions by default)."""
+    torch.backends.cudnn.benchmark = params["cudnn_benchmark"]
+    tf32 = params["precision"] == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    if params["precision"] == "bf16" and torch.device(params["device"]).type == "cpu" and not cpu_has_bf16():
+        _say_once("nst: note: this CPU has no native bf16 (avx512_bf16/amx_bf16): precision bf16 runs, but slowly")
 
-    backbone: Backbone
-    weights: WeightsIdentity
-    objective: Objective
-    content: torch.Tensor  # normalised, on the CPU
-    style_image: object  # PIL image
-    size: tuple[int, int]
+
+_said: set[str] = set()
 
 
-def build_run(params: dict, content_path: Path, style_path: Path, device: torch.device) -> RunSetup:
-    """Network, weights, images and objective of a run (`params`: check_run()'s resolved dict)."""
-    backbone = get_backbone(params["model"])
-    network, weights_id = load_network(backbone, params["weights"])
-    layers = list(range(1, params["style_layers"] + 1)) + [params["content_layer"]]
-    extractor = FeatureExtractor(backbone, network, layers, gain=weights_id.feature_gain).to(device)
-    content_pil = images.open_rgb(content_path, "content")
-    style_pil = images.open_rgb(style_path, "style")
-    size = images.scaled_size(content_pil.size, params["height"])
-    content = images.to_tensor(content_pil, size)
-    style = images.to_tensor(style_pil, images.scaled_size(style_pil.size, params["height"]))
-    loss_weights = {term: params[f"{term}_weight"] for term in TERMS}
-    objective = build_objective(
-        extractor, content.to(device), style.to(device), params["content_layer"], params["style_layers"], loss_weights
-    )
-    return RunSetup(backbone, weights_id, objective, content, style_pil, size)
+def _say_once(message: str) -> None:
+    if message not in _said:
+        _said.add(message)
+        print(message, file=sys.stderr, flush=True)
+
+
+def cpu_has_bf16() -> bool:
+    """Whether the CPU computes bf16 natively (Linux: /proc/cpuinfo flags; elsewhere: unknown = no)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 class _ProgressBar:
@@ -163,77 +172,147 @@ class _ProgressBar:
         self.bar.set_postfix(postfix, refresh=False)
 
 
-def _run(params: dict, content_path: Path, style_path: Path, out: Path, callbacks: list) -> RunResult:
+def _stages(params: dict) -> list[tuple[int, int]]:
+    """(height, iterations) of each stage; one stage for a single-scale run."""
+    heights = [*params["stage_heights"], params["height"]]
+    return list(zip(heights, params["stage_iterations"] or [params["iterations"]]))
+
+
+def _run(params: dict, content_path: Path, style_paths: list[Path], out: Path, callbacks: list) -> RunResult:
     started = time.perf_counter()
     device = torch.device(params["device"])
-    setup = build_run(params, content_path, style_path, device)
-    checkpoint = Checkpoint(
-        checkpoint_path(out),
-        run_fingerprint(result_parameters(params), content_path, style_path, setup.weights.sha256),
-    )
+    setup = build_run(params, content_path, style_paths, device)
+    fingerprint = run_fingerprint(result_parameters(params), content_path, style_paths, setup.weights.sha256)
+    checkpoint = Checkpoint(checkpoint_path(out), fingerprint)
     saved = checkpoint.load() or {}
-    initial = saved.get("image")
-    if initial is None:
-        initial = images.initial_image(params["init_method"], setup.content, setup.style_image, params["seed"])
-    image = initial.to(device).requires_grad_(True)
-    optimizer = ImageOptimizer(image, setup.objective, params["optimizer"], params["learning_rate"])
-    if saved:
-        optimizer.load_state_dict(saved)
-    history: list[dict] = saved.get("history", [])
-    start, elapsed_before = saved.get("iteration", 0), saved.get("elapsed_s", 0.0)
-    loop_started = time.perf_counter()
-
-    def state_at(iteration: int) -> dict:
-        elapsed = elapsed_before + time.perf_counter() - loop_started
-        state = {"iteration": iteration, "image": image.detach().cpu(), "history": history, "elapsed_s": elapsed}
-        return state | optimizer.state_dict()
-
-    bar = _ProgressBar(params["iterations"], start, out.stem, params["progress"])
+    run = _StageRunner(params, setup, checkpoint, saved, out, callbacks)
     with StopSignals() as stop:
-        checkpointer = Checkpointer(checkpoint, params["checkpoint_every"], params["iterations"], stop, state_at)
         try:
-            done, stopped_early = optimize(
-                optimizer, params["iterations"], start, [_append_to(history), bar, checkpointer, *callbacks]
-            )
+            image, stage = run.all_stages(stop)
         except NSTNumericalError:
             checkpoint.remove()
             raise
         finally:
-            bar.bar.close()
+            run.bar.bar.close()
     progress = {
-        "iterations_done": done,
-        "stopped_early": stopped_early,
-        "resumed_from_iteration": start if saved else None,
-        "wall_time_s": round(elapsed_before + time.perf_counter() - started, 3),
-        "time_per_iteration_s": round((time.perf_counter() - loop_started) / max(done - start, 1), 5),
+        "iterations_done": len(run.history),
+        "stopped_early": any(s["stopped_early"] for s in run.stage_log),
+        "resumed_from_iteration": saved["iteration"] if saved else None,
+        "wall_time_s": round(run.elapsed_before + time.perf_counter() - started, 3),
+        "time_per_iteration_s": round(run.loop_seconds() / max(run.iterations_here, 1), 5),
+        "stages": run.stage_log,
     }
-    return _write_result(params, content_path, style_path, out, setup, image, history, progress, checkpoint)
+    result = _Result(params, content_path, style_paths, out, setup, stage, image, run.history, progress)
+    return _write_result(result, checkpoint)
+
+
+class _StageRunner:
+    """Runs the stages of one run in order, resuming from a checkpoint's stage and iteration."""
+
+    def __init__(self, params, setup, checkpoint, saved: dict, out: Path, callbacks: list):
+        self.params, self.setup, self.checkpoint, self.saved = params, setup, checkpoint, saved
+        self.callbacks = callbacks
+        self.history: list[dict] = saved.get("history", [])
+        self.stage_log: list[dict] = saved.get("stages", [])
+        self.elapsed_before = saved.get("elapsed_s", 0.0)
+        self.started = time.perf_counter()
+        self.iterations_here = 0
+        self.bar = _ProgressBar(params["iterations"], saved.get("iteration", 0), out.stem, params["progress"])
+
+    def loop_seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+    def all_stages(self, stop: StopSignals) -> tuple[torch.Tensor, Stage]:
+        stages = _stages(self.params)
+        first = self.saved.get("stage", 0)
+        offset = sum(count for _, count in stages[:first])
+        image = None
+        for index in range(first, len(stages)):
+            height, count = stages[index]
+            stage = self.setup.stage(height)
+            resume = self.saved if self.saved and index == first else None
+            image = self._start_image(stage, index, image, resume)
+            self._one_stage(stage, index, image, offset, offset + count, resume, stop)
+            offset += count
+        return image, stage
+
+    def _start_image(self, stage: Stage, index: int, previous, resume) -> torch.Tensor:
+        if resume is not None:
+            start = resume["image"]
+        elif index == 0:
+            start = self.setup.initial_image(stage)
+        else:
+            start = upsample(previous.detach().cpu(), stage.size)
+        return start.to(self.setup.device).requires_grad_(True)
+
+    def _one_stage(self, stage, index, image, first_iteration, end, resume, stop) -> None:
+        params = self.params
+        optimizer = ImageOptimizer(image, stage.objective, params["optimizer"], params["learning_rate"])
+        if resume is not None:
+            optimizer.load_state_dict(resume)
+        start = resume["iteration"] if resume is not None else first_iteration
+
+        def state_at(iteration: int) -> dict:
+            elapsed = self.elapsed_before + self.loop_seconds()
+            state = {"stage": index, "iteration": iteration, "image": image.detach().cpu(), "elapsed_s": elapsed}
+            return state | {"history": self.history, "stages": self.stage_log} | optimizer.state_dict()
+
+        checkpointer = Checkpointer(self.checkpoint, params["checkpoint_every"], params["iterations"], stop, state_at)
+        before = len(self.history)
+        callbacks = [_append_to(self.history), self.bar, checkpointer, *self.callbacks]
+        _, stopped_early = optimize(optimizer, end, start, callbacks)
+        self.iterations_here += len(self.history) - before
+        size = {"width": stage.size[0], "height": stage.size[1]}
+        done = len(self.history) - sum(s["iterations_done"] for s in self.stage_log)
+        self.stage_log.append(
+            size | {"iterations": end - first_iteration, "iterations_done": done, "stopped_early": stopped_early}
+        )
 
 
 def _append_to(history: list[dict]) -> IterationCallback:
     return lambda report: history.append(report.losses)
 
 
-def _write_result(params, content_path, style_path, out, setup, image, history, progress, checkpoint) -> RunResult:
+@dataclass
+class _Result:
+    params: dict
+    content_path: Path
+    style_paths: list[Path]
+    out: Path
+    setup: RunSetup
+    stage: Stage  # the last stage
+    image: torch.Tensor
+    history: list[dict]
+    progress: dict
+
+
+def _write_result(result: _Result, checkpoint: Checkpoint) -> RunResult:
     """Final losses, the record, then sidecar and image (each atomically); the checkpoint goes."""
     with torch.no_grad():
-        final = {name: float(value) for name, value in setup.objective(image).items()}
+        final = {name: float(value) for name, value in result.stage.objective(result.image).items()}
     if not all(math.isfinite(value) for value in final.values()):
         checkpoint.remove()
         raise NSTNumericalError(f"final loss is not finite ({final}); no result written")
+    out, setup = result.out, result.setup
     record = build_record(
         out=out,
-        params=params,
-        content=content_path,
-        style=style_path,
+        params=result.params,
+        content=result.content_path,
+        styles=result.style_paths,
         backbone=setup.backbone,
         weights=setup.weights,
-        size=setup.size,
-        device=torch.device(params["device"]),
-        progress=progress,
+        size=result.stage.size,
+        device=setup.device,
+        progress=result.progress,
         final_losses=final,
-        history=history,
+        history=result.history,
     )
+    image = result.image.detach()
+    if result.params["color_control"] == "luminance":  # the content's colours, the result's luminance
+        rgb = color.luminance_transfer(
+            color.to_unit_rgb(image.cpu()).clamp(0, 1), color.to_unit_rgb(result.stage.content)
+        )
+        image = color.from_unit_rgb(rgb)
     description = f"nst stylize; weights: {setup.weights.label}; sidecar: {sidecar_path(out).name}"
     image_bytes = images.encode_image(image, out, description)
     images.atomic_write_bytes(sidecar_path(out), (json.dumps(record, indent=1) + "\n").encode())

@@ -130,9 +130,15 @@ class FeatureExtractor(nn.Module):
 
     The parameters are frozen (requires_grad False): only the image is optimised.
     `gain` multiplies every feature map; see nst.weights for why it exists.
+    `bf16`: the network runs under bf16 autocast in channels_last memory format (the fast path of
+    oneDNN on CPUs with bf16 units and of tensor cores on GPUs); its feature maps are returned as
+    fp32, so Gram matrices and losses are computed in fp32 (a bf16/fp16 Gram overflows or loses the
+    small terms).
     """
 
-    def __init__(self, backbone: Backbone, network: nn.Module, layers: list[int], gain: float = 1.0):
+    def __init__(
+        self, backbone: Backbone, network: nn.Module, layers: list[int], gain: float = 1.0, bf16: bool = False
+    ):
         from torchvision.models.feature_extraction import create_feature_extractor
 
         super().__init__()
@@ -144,6 +150,9 @@ class FeatureExtractor(nn.Module):
         nodes = {backbone.nodes[i - 1]: str(i) for i in self.layers}
         # create_feature_extractor drops everything after the deepest requested node
         self.body = create_feature_extractor(network, return_nodes=nodes).eval().requires_grad_(False)
+        self.bf16 = bf16
+        if bf16:
+            self.body = self.body.to(memory_format=torch.channels_last)
         self.gain = gain
         # The optimised image is ImageNet-normalised; a backbone trained with another normalisation
         # gets an exact affine re-mapping (identity for torchvision's models).
@@ -157,7 +166,12 @@ class FeatureExtractor(nn.Module):
         """`image` is in the optimisation space: ImageNet-normalised RGB (see nst.images)."""
         if self.renormalise:
             image = image * self.scale + self.shift
-        features = self.body(image)
+        if self.bf16:
+            with torch.autocast(image.device.type, dtype=torch.bfloat16):
+                features = self.body(image.contiguous(memory_format=torch.channels_last))
+            features = {k: v.float() for k, v in features.items()}
+        else:
+            features = self.body(image)
         if self.gain != 1.0:
             features = {k: v * self.gain for k, v in features.items()}
         return {int(k): v for k, v in features.items()}

@@ -25,10 +25,11 @@ from nst.weights import file_sha256
 FORMAT = 2
 
 
-def run_fingerprint(result_params: dict, content: Path, style: Path, weights_sha256: str) -> str:
+def run_fingerprint(result_params: dict, content: Path, styles: list[Path], weights_sha256: str) -> str:
     """Identifies a run's result: everything that determines it, hashed."""
     key = dict(result_params)
-    key |= {"content": file_sha256(content), "style": file_sha256(style), "weights_sha256": weights_sha256}
+    key |= {"content": file_sha256(content), "styles": [file_sha256(style) for style in styles]}
+    key |= {"weights_sha256": weights_sha256}
     key |= {"engine": engine_fingerprint()}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 

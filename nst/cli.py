@@ -12,57 +12,80 @@ from pathlib import Path
 from nst.api import check_run, parameter_defaults, stylize
 from nst.backbones import BACKBONES
 from nst.errors import NSTError, NSTInterrupted, NSTNumericalError
-from nst.naming import classic_output_name, cli_output_name
-from nst.params import DEFAULT_LEARNING_RATE, INIT_METHODS, OPTIMIZERS
+from nst.naming import classic_output_name, cli_output_name, styles_stem
+from nst.params import COLOR_CONTROLS, DEFAULT_LEARNING_RATE, INIT_METHODS, NOISE_UNITS, OPTIMIZERS, PRECISIONS
 from nst.weights import WEIGHT_SOURCES
 
 DEFAULTS = parameter_defaults()
 HELP = {
     "model": f"backbone: {', '.join(BACKBONES)}",
     "weights": f"{', '.join(WEIGHT_SOURCES)} or a state-dict file ('random' is for tests only)",
-    "init_method": f"initial image: {', '.join(INIT_METHODS)}",
-    "optimizer": ", ".join(OPTIMIZERS),
+    "init_method": "initial image",
+    "noise_units": "units of the gaussian/uniform inits: normalised (ImageNet-normalised space, std ~58 "
+    "grey levels) or grey_levels (the study's: ~1 grey level around the mean image)",
     "content_layer": "feature layer 1..6 for content (see `nst layers`)",
     "style_layers": "use feature layers 1..N for style",
     "learning_rate": "step size (default: 1 for lbfgs, 10 grey levels for adam)",
     "height": "output height in pixels (width keeps the content's aspect)",
+    "stage_heights": "coarse-to-fine: heights of the stages before the final one at --height, increasing",
+    "stage_iterations": "iterations of each stage, the final one included, summing to --iterations "
+    "(default: an even split)",
+    "precision": "fp32 (exact reference), tf32 (CUDA only differs), bf16 (backbone in bf16 autocast)",
+    "color_control": "none, luminance (keep the content's colours), histogram (match the style's colours "
+    "to the content's first)",
+    "style_blend_weights": "one weight per style image (normalised to sum 1; default: equal)",
+    "style_scale": "style image height as a multiple of the content's height",
     "device": "auto, cpu, cuda, cuda:N",
+    "cudnn_benchmark": "let cuDNN autotune kernels (faster on GPUs, results may differ between runs)",
     "checkpoint_every": "save resumable state every N iterations (0: only on SIGTERM/SIGINT)",
 }
-TYPES = {"learning_rate": float, "threads": int}
+CHOICES = {
+    "init_method": INIT_METHODS,
+    "optimizer": OPTIMIZERS,
+    "noise_units": NOISE_UNITS,
+    "precision": PRECISIONS,
+    "color_control": COLOR_CONTROLS,
+}
+TYPES = {"learning_rate": float, "threads": int, "style_scale": float}
+LISTS = {"stage_heights": int, "stage_iterations": int, "style_blend_weights": float}
+SWITCHES = {"progress": ("no-progress", "no progress bar"), "cudnn_benchmark": ("cudnn-benchmark", None)}
+
+
+def _comma_list(kind):
+    """The classic interface's lists: 'a,b,c'."""
+    return lambda text: [kind(item) for item in text.split(",") if item.strip()]
 
 
 def _add_run_options(parser: argparse.ArgumentParser, style: str) -> None:
-    """One option per stylize() keyword; style 'dash' (--init-method) or 'classic' (--init_method)."""
+    """One option per stylize() keyword; style 'dash' (--init-method) or 'classic' (--init_method).
+    Lists: `--stage-heights 128 256` (dash) or `--stage_heights 128,256` (classic)."""
+    spell = (lambda name: name.replace("_", "-")) if style == "dash" else (lambda name: name.replace("-", "_"))
     for name, default in DEFAULTS.items():
-        if name == "progress":
+        help_text = HELP.get(name, "")
+        if "default:" not in help_text:
+            help_text = f"{help_text} (default: {default})".strip()
+        if name in SWITCHES:
+            flag, switch_help = SWITCHES[name]
+            action = "store_false" if default else "store_true"
+            parser.add_argument("--" + spell(flag), dest=name, action=action, help=switch_help or help_text)
+        elif name in LISTS:
+            kind = LISTS[name]
+            options = {"nargs": "+", "type": kind} if style == "dash" else {"type": _comma_list(kind)}
+            parser.add_argument("--" + spell(name), dest=name, default=default, help=help_text, **options)
+        else:
+            kind = TYPES.get(name, type(default) if default is not None else str)
             parser.add_argument(
-                "--no-progress" if style == "dash" else "--no_progress",
-                dest="progress",
-                action="store_false",
-                help="no progress bar",
+                "--" + spell(name), dest=name, type=kind, default=default, choices=CHOICES.get(name), help=help_text
             )
-            continue
-        flag = "--" + (name.replace("_", "-") if style == "dash" else name)
-        kind = TYPES.get(name, type(default) if default is not None else str)
-        choices = {"init_method": INIT_METHODS, "optimizer": OPTIMIZERS}.get(name)
-        parser.add_argument(
-            flag,
-            dest=name,
-            type=kind,
-            default=default,
-            choices=choices,
-            help=f"{HELP.get(name, '')} (default: {default})".strip(),
-        )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nst", description="Gatys et al. neural style transfer")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("stylize", help="stylise one content image with one style image")
+    run = sub.add_parser("stylize", help="stylise one content image with a style image (or a blend of several)")
     run.add_argument("--content", required=True, type=Path, help="content image")
-    run.add_argument("--style", required=True, type=Path, help="style image")
+    run.add_argument("--style", required=True, type=Path, nargs="+", help="style image(s); several: a blend")
     run.add_argument("--out", required=True, type=Path, help="output folder")
     run.add_argument("--format", choices=("png", "jpg"), default="png", help="image format (default: png)")
     _add_run_options(run, "dash")
@@ -77,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_classic_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--content_img_name", required=True, help="file in --content_images_dir, or a path")
-    parser.add_argument("--style_img_name", required=True, help="file in --style_images_dir, or a path")
+    parser.add_argument(
+        "--style_img_name", required=True, help="file in --style_images_dir, or a path; a,b for a blend"
+    )
     parser.add_argument("--content_images_dir", type=Path, default=Path("data/content"))
     parser.add_argument("--style_images_dir", type=Path, default=Path("data/style"))
     parser.add_argument(
@@ -96,7 +121,7 @@ def _resolve(folder: Path, name: str) -> Path:
     return path if path.is_absolute() or path.exists() else folder / name
 
 
-def _run(kwargs: dict, content: Path, style: Path, out_path) -> int:
+def _run(kwargs: dict, content: Path, style: list[Path], out_path) -> int:
     """Check, name the output from the resolved parameters (`out_path(params)`), run, report."""
     params = check_run(content, style, **kwargs)
     result = stylize(content, style, out_path(params), **kwargs)
@@ -129,8 +154,8 @@ def _classic(args) -> int:
         if kwargs[name] == -1:
             kwargs[name] = DEFAULTS[name]
     content = _resolve(args.content_images_dir, args.content_img_name)
-    style = _resolve(args.style_images_dir, args.style_img_name)
-    folder = args.output_dir / f"combined_{content.stem}_{style.stem}"
+    style = [_resolve(args.style_images_dir, name) for name in args.style_img_name.split(",")]
+    folder = args.output_dir / f"combined_{content.stem}_{styles_stem(style)}"
 
     def out_path(params: dict) -> Path:
         defaults = DEFAULTS | {"learning_rate": DEFAULT_LEARNING_RATE[params["optimizer"]]}

@@ -102,13 +102,24 @@ def read_description(path: Path) -> str:
     return text.decode() if isinstance(text, bytes) else text
 
 
-def initial_image(method: str, content: torch.Tensor, style: Image.Image, seed: int) -> torch.Tensor:
-    """The image the optimisation starts from, in the optimisation space (shape of `content`)."""
+def initial_image(
+    method: str, content: torch.Tensor, style: torch.Tensor, seed: int, noise_units: str = "normalised"
+) -> torch.Tensor:
+    """The image the optimisation starts from, in the optimisation space (shape of `content`).
+
+    `style`: the (first) style image already at the content's size. Noise: N(0, 1) ("gaussian") or
+    U[-1, 1] ("uniform"), in the optimisation space ("normalised", std ~58 grey levels), or in 0-255
+    grey levels around the ImageNet mean ("grey_levels": the study's code base optimises 0-255 images
+    minus the mean, so its noise inits are a mean-grey image with about one grey level of noise)."""
     generator = torch.Generator().manual_seed(seed)
     if method == "content":
         return content.clone()
-    if method == "style":  # the style image resized to the content's size
-        return to_tensor(style, (content.shape[3], content.shape[2]))
+    if method == "style":
+        return style.clone()
     if method == "gaussian":
-        return torch.randn(content.shape, generator=generator)
-    return torch.rand(content.shape, generator=generator) * 2.0 - 1.0  # uniform [-1, 1]
+        noise = torch.randn(content.shape, generator=generator)
+    else:
+        noise = torch.rand(content.shape, generator=generator) * 2.0 - 1.0
+    if noise_units == "grey_levels":  # one grey level is 1 / (255 * std) in normalised units
+        noise = noise / (255.0 * _STD)
+    return noise

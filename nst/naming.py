@@ -22,8 +22,7 @@ from pathlib import Path
 from nst.backbones import BACKBONES
 from nst.weights import WEIGHT_SOURCES, file_sha256
 
-# (parameter, key) in id order; every result-determining parameter is here exactly once
-# (tests check this against nst.api.RESULT_PARAMETERS).
+# (parameter, key) in id order; always written
 RUN_ID_FIELDS = (
     ("model", "m"),
     ("weights", "w"),
@@ -39,8 +38,23 @@ RUN_ID_FIELDS = (
     ("style_layers", "sl"),
     ("seed", "s"),
 )
-FLOAT_PARAMETERS = frozenset({"learning_rate", "content_weight", "style_weight", "tv_weight"})
+# parameters added later: written only where they differ from stylize()'s default, so ids made
+# before they existed still name the same results. Every result-determining parameter is in one of
+# the two tuples exactly once (tests check this against nst.params.RESULT_PARAMETERS).
+RUN_ID_EXTRAS = (
+    ("noise_units", "nu"),
+    ("stage_heights", "st"),
+    ("stage_iterations", "si"),
+    ("precision", "p"),
+    ("color_control", "cc"),
+    ("style_blend_weights", "sb"),
+    ("style_scale", "ss"),
+)
+FLOAT_PARAMETERS = frozenset({"learning_rate", "content_weight", "style_weight", "tv_weight", "style_scale"})
 INT_PARAMETERS = frozenset({"iterations", "height", "content_layer", "style_layers", "seed"})
+INT_LISTS = frozenset({"stage_heights", "stage_iterations"})
+FLOAT_LISTS = frozenset({"style_blend_weights"})
+LIST_SEPARATOR = "+"  # never inside an encoded number ('e+' is written 'e')
 _WEIGHTS_FILE_PREFIX = "file-"
 
 
@@ -72,6 +86,8 @@ def _decode_number(text: str, is_float: bool) -> float | int:
 def _encode(name: str, value) -> str:
     if name in FLOAT_PARAMETERS or name in INT_PARAMETERS:
         return encode_number(value, name in FLOAT_PARAMETERS)
+    if name in INT_LISTS or name in FLOAT_LISTS:
+        return LIST_SEPARATOR.join(encode_number(item, name in FLOAT_LISTS) for item in value)
     text = weights_tag(value) if name == "weights" else str(value)
     # '_' separates fields: names that contain one (inception_v3) are written with '-'
     return text.replace("_", "-")
@@ -81,29 +97,57 @@ def run_id(params: dict) -> str:
     """Every result-determining parameter, exact: two runs share an id iff their parameters are equal.
 
     `params` is check_run()'s resolved dict (learning_rate filled in)."""
-    return "_".join(f"{key}_{_encode(name, params[name])}" for name, key in RUN_ID_FIELDS)
+    fields = [(name, key) for name, key in RUN_ID_FIELDS]
+    fields += [(name, key) for name, key in RUN_ID_EXTRAS if params[name] != extra_defaults()[name]]
+    return "_".join(f"{key}_{_encode(name, params[name])}" for name, key in fields)
+
+
+def extra_defaults() -> dict:
+    """The extras' values when left at stylize()'s defaults, in canonical (check_run) form."""
+    from nst.api import parameter_defaults  # here: nst.api imports what naming imports
+
+    defaults = parameter_defaults()
+    resolved = {name: defaults[name] for name, _ in RUN_ID_EXTRAS}
+    resolved |= {"stage_heights": [], "stage_iterations": [], "style_scale": float(defaults["style_scale"])}
+    return resolved
+
+
+def _choices() -> dict[str, dict[str, str]]:
+    """For each string parameter: its values as written in ids ('_' -> '-') -> the value."""
+    from nst.params import COLOR_CONTROLS, INIT_METHODS, NOISE_UNITS, OPTIMIZERS, PRECISIONS
+
+    sets = {"model": BACKBONES, "init_method": INIT_METHODS, "optimizer": OPTIMIZERS, "noise_units": NOISE_UNITS}
+    sets |= {"precision": PRECISIONS, "color_control": COLOR_CONTROLS}
+    return {name: {value.replace("_", "-"): value for value in values} for name, values in sets.items()}
 
 
 def parse_run_id(text: str) -> dict:
-    """The parameters a run id spells out (a weights file comes back as its file-<hash> tag).
-
-    Raises ValueError for a string that is not a run id."""
-    models = {name.replace("_", "-"): name for name in BACKBONES}
+    """The parameters a run id spells out (a weights file comes back as its file-<hash> tag), with the
+    extras it leaves out at their defaults. Raises ValueError for a string that is not a run id."""
     tokens = text.split("_")
-    if len(tokens) != 2 * len(RUN_ID_FIELDS):
+    if len(tokens) % 2:
         raise ValueError(f"not a run id: {text!r}")
-    params = {}
-    for index, (name, key) in enumerate(RUN_ID_FIELDS):
-        if tokens[2 * index] != key:
-            raise ValueError(f"not a run id: {text!r} (expected field {key!r} at position {index})")
-        value = tokens[2 * index + 1]
-        if name in FLOAT_PARAMETERS or name in INT_PARAMETERS:
-            params[name] = _decode_number(value, name in FLOAT_PARAMETERS)
-        elif name == "model":
-            params[name] = models.get(value, value)
-        else:
-            params[name] = value
-    return params
+    pairs = list(zip(tokens[0::2], tokens[1::2]))
+    order = RUN_ID_FIELDS + RUN_ID_EXTRAS
+    names = {key: name for name, key in order}
+    position, params = 0, {}
+    for key, value in pairs:
+        index = next((i for i in range(position, len(order)) if order[i][1] == key), None)
+        if index is None or any(order[i] in RUN_ID_FIELDS for i in range(position, index)):
+            raise ValueError(f"not a run id: {text!r} (field {key!r} missing, unknown or out of order)")
+        position = index + 1
+        params[names[key]] = _decode(names[key], value)
+    if position < len(RUN_ID_FIELDS):
+        raise ValueError(f"not a run id: {text!r} (too short)")
+    return {name: params.get(name, extra_defaults().get(name)) for name, _ in order}
+
+
+def _decode(name: str, text: str):
+    if name in FLOAT_PARAMETERS or name in INT_PARAMETERS:
+        return _decode_number(text, name in FLOAT_PARAMETERS)
+    if name in INT_LISTS or name in FLOAT_LISTS:
+        return [_decode_number(item, name in FLOAT_LISTS) for item in text.split(LIST_SEPARATOR)]
+    return _choices().get(name, {}).get(text, text)
 
 
 def classic_output_name(
@@ -119,11 +163,12 @@ def classic_output_name(
     chelsea_starry_night_o_lbfgs_i_content_h_400_m_vgg19_cw_100000.0_sw_30000.0_tv_1.0_cl_-1_sl_-1.jpg
     (cl/sl are the flags as given, -1 = default), followed by what it lacks: weights other than
     torchvision's 'imagenet' (the classic's only kind) as _w_<tag>, and the iteration count, learning
-    rate and seed where they differ from `defaults` (stylize()'s, with the learning rate resolved for
+    rate, seed and every later parameter (precision, stages, colour control, blend, style scale,
+    noise units) where they differ from `defaults` (stylize()'s, with the learning rate resolved for
     the run's optimizer), each exact. So two runs that
     differ anywhere never share a name, and a classic run at the defaults keeps its classic name."""
     name = (
-        f"{Path(content).stem}_{Path(style).stem}_o_{params['optimizer']}_i_{params['init_method']}"
+        f"{Path(content).stem}_{styles_stem(style)}_o_{params['optimizer']}_i_{params['init_method']}"
         f"_h_{params['height']}_m_{params['model']}_cw_{float(params['content_weight'])!r}"
         f"_sw_{float(params['style_weight'])!r}_tv_{float(params['tv_weight'])!r}"
         f"_cl_{content_layer_flag}_sl_{style_layers_flag}"
@@ -133,9 +178,18 @@ def classic_output_name(
     for parameter, key in (("iterations", "it"), ("learning_rate", "lr"), ("seed", "s")):
         if params[parameter] != defaults[parameter]:
             name += f"_{key}_{_encode(parameter, params[parameter])}"
+    for parameter, key in RUN_ID_EXTRAS:
+        if params[parameter] != extra_defaults()[parameter]:
+            name += f"_{key}_{_encode(parameter, params[parameter])}"
     return name + suffix
 
 
-def cli_output_name(content: str | Path, style: str | Path, params: dict, suffix: str = ".png") -> str:
-    """`nst stylize`'s file name: the two images' names and the run id."""
-    return f"{Path(content).stem}_{Path(style).stem}_{run_id(params)}{suffix}"
+def cli_output_name(content: str | Path, style, params: dict, suffix: str = ".png") -> str:
+    """`nst stylize`'s file name: the images' names and the run id."""
+    return f"{Path(content).stem}_{styles_stem(style)}_{run_id(params)}{suffix}"
+
+
+def styles_stem(style) -> str:
+    """A style image's name, or a blend's names joined by '+' (a+b)."""
+    paths = [style] if isinstance(style, str | Path) else list(style)
+    return LIST_SEPARATOR.join(Path(path).stem for path in paths)

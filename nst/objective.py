@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from nst.backbones import FeatureExtractor
+from nst.color import blend_gram_targets
 from nst.losses import ContentLoss, StyleLoss, TVLoss, gram_matrix
 
 TERMS = ("content", "style", "tv")
@@ -44,17 +45,30 @@ class Objective(nn.Module):
 def build_objective(
     extractor: FeatureExtractor,
     content: torch.Tensor,
-    style: torch.Tensor,
+    styles: list[torch.Tensor],
+    blend_weights: list[float] | None,
     content_layer: int,
     style_layers: int,
     weights: dict[str, float],
 ) -> Objective:
     """The run's objective with its targets: content features at `content_layer`, Gram matrices of
-    the style image's features at layers 1..`style_layers` (images already on the extractor's device)."""
+    the style images' features at layers 1..`style_layers`, blended by `blend_weights` (None: one
+    style). Images already on the extractor's device."""
+    layers = range(1, style_layers + 1)
     with torch.no_grad():
         content_target = extractor(content)[content_layer]
-        style_features = extractor(style)
-    style_targets = {layer: gram_matrix(style_features[layer]) for layer in range(1, style_layers + 1)}
+        grams = []
+        for style, blend_weight in zip(styles, blend_weights or [1.0]):
+            if blend_weight > 0:  # a style weighted 0 is left out: its features are not computed
+                features = extractor(style)
+                grams.append({layer: gram_matrix(features[layer]) for layer in layers})
+            else:
+                grams.append(None)
+    if blend_weights is None:
+        style_targets = grams[0]
+    else:
+        used = [(w, g) for w, g in zip(blend_weights, grams) if g is not None]
+        style_targets = blend_gram_targets([g for _, g in used], [w for w, _ in used])
     device = content.device
     return Objective(
         extractor,

@@ -25,7 +25,7 @@ def build_record(
     out: Path,
     params: dict,
     content: Path,
-    style: Path,
+    styles: list[Path],
     backbone: Backbone,
     weights: WeightsIdentity,
     size: tuple[int, int],
@@ -34,14 +34,17 @@ def build_record(
     final_losses: dict,
     history: list[dict],
 ) -> dict:
-    """`progress`: iterations_done, stopped_early, resumed_from_iteration, wall_time_s, time_per_iteration_s."""
+    """`progress`: iterations_done, stopped_early, resumed_from_iteration, wall_time_s, time_per_iteration_s,
+    stages (per stage: width, height, iterations planned and done, stopped_early)."""
     peak_mb, peak_kind = peak_memory(device)
     return {
         "output": out.name,
         "content_image": str(content),
-        "style_image": str(style),
+        "style_image": str(styles[0]),
+        "style_images": [str(style) for style in styles],
         "content_sha256": file_sha256(content),
-        "style_sha256": file_sha256(style),
+        "style_sha256": file_sha256(styles[0]),
+        "style_sha256s": [file_sha256(style) for style in styles],
         "parameters": result_parameters(params),
         "layers": {
             "content": backbone.layer_names[params["content_layer"] - 1],
@@ -52,6 +55,7 @@ def build_record(
         "size": {"width": size[0], "height": size[1]},
         "device": str(device),
         "torch_threads": torch.get_num_threads(),
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
         "versions": package_versions(),
         "engine_fingerprint": engine_fingerprint(),
         **progress,

@@ -20,6 +20,7 @@ from PIL import Image
 from torchvision.models.feature_extraction import get_graph_node_names
 
 import nst.api as engine
+import nst.setup
 from nst import images
 from nst.backbones import BACKBONES, IMAGENET_MEAN, IMAGENET_STD, FeatureExtractor, get_backbone
 from nst.errors import NSTNumericalError, NSTWeightsError
@@ -133,23 +134,31 @@ def test_feature_extractor_is_cut_and_frozen():
 
 @pytest.fixture(scope="module")
 def init_inputs(content_image, style_image):
+    """Content at the test size and, as the engine passes it, the style already at the content's size."""
     content_pil = images.open_rgb(content_image, "content")
     style_pil = images.open_rgb(style_image, "style")
     size = images.scaled_size(content_pil.size, H)
-    return images.to_tensor(content_pil, size), style_pil, size
+    return images.to_tensor(content_pil, size), images.to_tensor(style_pil, size), size
 
 
 def test_init_content(init_inputs):
-    content, style_pil, _ = init_inputs
-    init = images.initial_image("content", content, style_pil, 0)
+    content, style, _ = init_inputs
+    init = images.initial_image("content", content, style, 0)
     assert torch.equal(init, content)
     assert init.data_ptr() != content.data_ptr()  # a copy: optimising it leaves the target alone
 
 
-def test_init_style_is_style_resized_to_content_size(init_inputs, style_image):
-    content, style_pil, (width, height) = init_inputs
-    init = images.initial_image("style", content, style_pil, 0)
-    assert init.shape == content.shape == (1, 3, height, width)
+def test_init_style_is_style_resized_to_content_size(content_image, style_image, tmp_path):
+    """Through a real run's set-up: the "style" start image is the style resized to the content."""
+    from nst.api import check_run
+    from nst.setup import build_run
+
+    params = check_run(content_image, style_image, weights="random", height=H, init_method="style")
+    setup = build_run(params, content_image, [style_image], torch.device("cpu"))
+    stage = setup.stage(H)
+    init = setup.initial_image(stage)
+    width, height = stage.size
+    assert init.shape == (1, 3, height, width) == stage.content.shape
     # independent reference: PIL resize to the content's size, then ImageNet normalisation
     pil = Image.open(style_image).convert("RGB").resize((width, height), Image.Resampling.BICUBIC)
     rgb = torch.from_numpy(np.asarray(pil, dtype=np.float32)).permute(2, 0, 1) / 255
@@ -158,16 +167,16 @@ def test_init_style_is_style_resized_to_content_size(init_inputs, style_image):
 
 
 def test_init_gaussian(init_inputs):
-    content, style_pil, _ = init_inputs
-    init = images.initial_image("gaussian", content, style_pil, 0)
+    content, style, _ = init_inputs
+    init = images.initial_image("gaussian", content, style, 0)
     assert init.shape == content.shape  # 3*64*96 = 18432 samples: standard error of the mean ~0.007
     assert abs(init.mean().item()) < 0.05
     assert abs(init.std().item() - 1.0) < 0.05
 
 
 def test_init_uniform(init_inputs):
-    content, style_pil, _ = init_inputs
-    init = images.initial_image("uniform", content, style_pil, 0)
+    content, style, _ = init_inputs
+    init = images.initial_image("uniform", content, style, 0)
     assert init.shape == content.shape
     assert init.min().item() >= -1.0 and init.max().item() <= 1.0
     assert init.min().item() < -0.99 and init.max().item() > 0.99  # spread over the whole interval
@@ -175,12 +184,25 @@ def test_init_uniform(init_inputs):
     assert abs(init.std().item() - 1 / math.sqrt(3)) < 0.03
 
 
+@pytest.mark.parametrize("method, std", [("gaussian", 1.0), ("uniform", 1 / math.sqrt(3))])
+def test_init_noise_in_grey_levels_is_the_studys(init_inputs, method, std):
+    """noise_units grey_levels: N(0,1) / U[-1,1] grey levels (0-255) around the ImageNet mean image,
+    i.e. in 0-1 RGB a std of `std` / 255 per channel around the mean."""
+    content, style, _ = init_inputs
+    init = images.initial_image(method, content, style, 0, noise_units="grey_levels")
+    rgb = init * torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) + torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    for channel in range(3):
+        grey_levels = (rgb[0, channel] - IMAGENET_MEAN[channel]) * 255
+        assert abs(grey_levels.mean().item()) < 0.05
+        assert abs(grey_levels.std().item() - std) < 0.05 * std
+
+
 @pytest.mark.parametrize("method", ["gaussian", "uniform"])
 def test_init_seeded(init_inputs, method):
-    content, style_pil, _ = init_inputs
-    a = images.initial_image(method, content, style_pil, 7)
-    b = images.initial_image(method, content, style_pil, 7)
-    c = images.initial_image(method, content, style_pil, 8)
+    content, style, _ = init_inputs
+    a = images.initial_image(method, content, style, 7)
+    b = images.initial_image(method, content, style, 7)
+    c = images.initial_image(method, content, style, 8)
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
 
@@ -250,7 +272,7 @@ def e2e(tmp_path_factory, content_image, style_image):
             extractors.append(self)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(engine, "FeatureExtractor", RecordingExtractor)
+        mp.setattr(nst.setup, "FeatureExtractor", RecordingExtractor)
         result = run(
             content_image, style_image, folder / "out.png", iterations=20, init_method="content", checkpoint_every=5
         )

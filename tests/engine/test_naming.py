@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nst.api import RESULT_PARAMETERS, parameter_defaults
+from nst.api import RESULT_PARAMETERS, check_run, parameter_defaults
 from nst.backbones import BACKBONES
 from nst.naming import (
+    RUN_ID_EXTRAS,
     RUN_ID_FIELDS,
     classic_output_name,
     cli_output_name,
@@ -16,50 +17,84 @@ from nst.naming import (
     parse_run_id,
     run_id,
 )
-from nst.params import DEFAULT_LEARNING_RATE, INIT_METHODS, OPTIMIZERS
+from nst.params import COLOR_CONTROLS, DEFAULT_LEARNING_RATE, INIT_METHODS, NOISE_UNITS, OPTIMIZERS, PRECISIONS
 
 finite = st.floats(min_value=0, allow_nan=False, allow_infinity=False)
 positive = st.floats(min_value=0, exclude_min=True, allow_nan=False, allow_infinity=False)
 
-# every result-determining parameter, over its whole valid range (weights: the keywords; files below)
-parameter_sets = st.fixed_dictionaries(
-    {
-        "model": st.sampled_from(sorted(BACKBONES)),
-        "weights": st.sampled_from(["imagenet", "bundled", "random"]),
-        "init_method": st.sampled_from(INIT_METHODS),
-        "optimizer": st.sampled_from(OPTIMIZERS),
-        "iterations": st.integers(min_value=1, max_value=10**7),
-        "learning_rate": positive,
-        "height": st.integers(min_value=16, max_value=10**5),
-        "content_weight": finite,
-        "style_weight": finite,
-        "tv_weight": finite,
-        "content_layer": st.integers(min_value=1, max_value=6),
-        "style_layers": st.integers(min_value=1, max_value=6),
-        "seed": st.integers(min_value=0, max_value=2**63),
-    }
-)
+
+@st.composite
+def stages(draw):
+    """(stage_heights, stage_iterations) as check_run resolves them: both empty, or n heights and n+1 counts."""
+    heights = draw(st.lists(st.integers(min_value=16, max_value=10**4), max_size=3, unique=True))
+    if not heights:
+        return [], []
+    counts = draw(
+        st.lists(st.integers(min_value=1, max_value=10**5), min_size=len(heights) + 1, max_size=len(heights) + 1)
+    )
+    return sorted(heights), counts
+
+
+@st.composite
+def parameter_sets(draw):
+    """Every result-determining parameter, over its whole valid range (weights: the keywords; files
+    below), in check_run()'s canonical form."""
+    params = draw(
+        st.fixed_dictionaries(
+            {
+                "model": st.sampled_from(sorted(BACKBONES)),
+                "weights": st.sampled_from(["imagenet", "bundled", "random"]),
+                "init_method": st.sampled_from(INIT_METHODS),
+                "optimizer": st.sampled_from(OPTIMIZERS),
+                "iterations": st.integers(min_value=1, max_value=10**7),
+                "learning_rate": positive,
+                "height": st.integers(min_value=16, max_value=10**5),
+                "content_weight": finite,
+                "style_weight": finite,
+                "tv_weight": finite,
+                "content_layer": st.integers(min_value=1, max_value=6),
+                "style_layers": st.integers(min_value=1, max_value=6),
+                "seed": st.integers(min_value=0, max_value=2**63),
+                "noise_units": st.sampled_from(NOISE_UNITS),
+                "precision": st.sampled_from(PRECISIONS),
+                "color_control": st.sampled_from(COLOR_CONTROLS),
+                "style_blend_weights": st.none() | st.lists(finite, min_size=2, max_size=4),
+                "style_scale": positive,
+            }
+        )
+    )
+    params["stage_heights"], params["stage_iterations"] = draw(stages())
+    return params
+
+
+def canonical_defaults() -> dict:
+    """stylize()'s defaults as check_run resolves them (L-BFGS learning rate filled in)."""
+    resolved = check_run(CONTENT, STYLE, weights="bundled")
+    return {name: resolved[name] for name in RESULT_PARAMETERS}
+
+
+CONTENT, STYLE = "data/content/chelsea.jpg", "data/style/starry_night.jpg"
 
 
 def test_run_id_fields_cover_every_result_parameter_once():
-    names = [name for name, _ in RUN_ID_FIELDS]
-    keys = [key for _, key in RUN_ID_FIELDS]
+    names = [name for name, _ in RUN_ID_FIELDS + RUN_ID_EXTRAS]
+    keys = [key for _, key in RUN_ID_FIELDS + RUN_ID_EXTRAS]
     assert sorted(names) == sorted(RESULT_PARAMETERS)
     assert len(set(keys)) == len(keys)
 
 
-@given(parameter_sets)
+@given(parameter_sets())
 def test_run_id_round_trips(params):
     """parse_run_id(run_id(p)) == p for every p: a left inverse, so distinct sets get distinct ids."""
     assert parse_run_id(run_id(params)) == params
 
 
-@given(parameter_sets, parameter_sets)
+@given(parameter_sets(), parameter_sets())
 def test_run_ids_equal_iff_parameters_equal(a, b):
     assert (run_id(a) == run_id(b)) == (a == b)
 
 
-@given(parameter_sets, st.sampled_from(["content_weight", "style_weight", "tv_weight", "learning_rate"]))
+@given(parameter_sets(), st.sampled_from(["content_weight", "style_weight", "tv_weight", "learning_rate"]))
 def test_neighbouring_floats_get_different_ids(params, name):
     """The closest float above any value still gets its own id (no rounding anywhere)."""
     import math
@@ -77,17 +112,13 @@ def test_neighbouring_floats_get_different_ids(params, name):
     ],
 )
 def test_cases_that_used_to_collide(name, a, b):
-    base = parameter_defaults() | {"learning_rate": 1.0}
-    base = {key: base[key] for key in RESULT_PARAMETERS}
+    base = canonical_defaults()
     assert run_id(base | {name: float(a)}) != run_id(base | {name: float(b)})
 
 
 def test_run_id_is_readable():
-    params = {key: parameter_defaults()[key] for key in RESULT_PARAMETERS} | {"learning_rate": 1.0}
-    params |= {"weights": "bundled", "content_weight": 1e5, "style_weight": 3e4, "tv_weight": 1.0}
-    assert (
-        run_id(params) == "m_vgg19_w_bundled_i_content_o_lbfgs_it_1000_lr_1_h_400_cw_100000_sw_30000_tv_1_cl_4_sl_6_s_0"
-    )
+    expected = "m_vgg19_w_bundled_i_content_o_lbfgs_it_1000_lr_1_h_400_cw_100000_sw_30000_tv_1_cl_4_sl_6_s_0"
+    assert run_id(canonical_defaults()) == expected
 
 
 @pytest.mark.parametrize(
@@ -103,20 +134,20 @@ def test_weights_file_named_by_content(tmp_path):
     a.write_bytes(b"same bytes")
     b.write_bytes(b"same bytes")
     c.write_bytes(b"other bytes")
-    base = {key: parameter_defaults()[key] for key in RESULT_PARAMETERS} | {"learning_rate": 1.0}
+    base = canonical_defaults()
     ids = {name: run_id(base | {"weights": str(path)}) for name, path in (("a", a), ("b", b), ("c", c))}
     assert ids["a"] == ids["b"] != ids["c"]  # the file's content, not its name, determines the result
     assert parse_run_id(ids["c"])["weights"].startswith("file-")
 
 
-@given(parameter_sets, parameter_sets)
+@given(parameter_sets(), parameter_sets())
 def test_cli_names_equal_iff_parameters_equal(a, b):
     name_a = cli_output_name("data/chelsea.jpg", "data/starry_night.jpg", a)
     name_b = cli_output_name("data/chelsea.jpg", "data/starry_night.jpg", b)
     assert (name_a == name_b) == (a == b)
 
 
-@given(parameter_sets, parameter_sets)
+@given(parameter_sets(), parameter_sets())
 def test_classic_names_never_collide(a, b):
     defaults = parameter_defaults()
     names = [
@@ -134,7 +165,17 @@ def test_classic_names_never_collide(a, b):
 
 
 def test_classic_name_at_defaults_is_the_classic_one():
-    params = parameter_defaults() | {"learning_rate": DEFAULT_LEARNING_RATE["lbfgs"], "weights": "imagenet"}
+    params = canonical_defaults() | {"weights": "imagenet"}
     defaults = parameter_defaults() | {"learning_rate": DEFAULT_LEARNING_RATE["lbfgs"]}
     name = classic_output_name("chelsea.jpg", "starry_night.jpg", params, defaults)
     assert name == "chelsea_starry_night_o_lbfgs_i_content_h_400_m_vgg19_cw_100000.0_sw_30000.0_tv_1.0_cl_-1_sl_-1.jpg"
+
+
+def test_extras_at_their_defaults_are_left_out():
+    """Ids made before precision, stages, colour control, blends, style scale and noise units
+    existed still name the same results: at their defaults these parameters add nothing."""
+    params = canonical_defaults()
+    assert not any(f"_{key}_" in run_id(params) for _, key in RUN_ID_EXTRAS)
+    staged = params | {"stage_heights": [128, 256], "stage_iterations": [100, 100, 800], "precision": "bf16"}
+    assert run_id(staged).endswith("_st_128+256_si_100+100+800_p_bf16")
+    assert parse_run_id(run_id(staged)) == staged

@@ -1,0 +1,116 @@
+"""What a run optimises: the network and images, loaded once (`build_run`), and per stage of a
+coarse-to-fine run the images at that stage's size and the objective with their targets (`Stage`).
+
+A single-scale run is one stage at `height`. Colour control by histogram matching transforms the
+style images' colours before any target is computed (Gatys et al. 2017); the transform is fitted
+once, at the final size, and applied at every stage and to the "style" initial image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from nst import color, images
+from nst.backbones import Backbone, FeatureExtractor, get_backbone
+from nst.objective import TERMS, Objective, build_objective
+from nst.weights import WeightsIdentity, load_network
+
+
+@dataclass
+class Stage:
+    """One stage of a run: its images (normalised, on the CPU) and objective."""
+
+    height: int
+    size: tuple[int, int]  # (width, height)
+    content: torch.Tensor
+    styles: list[torch.Tensor]  # at style_scale x height, colour-matched where asked
+    objective: Objective
+
+
+@dataclass
+class RunSetup:
+    """Network, weights and images of a run, loaded once."""
+
+    params: dict
+    backbone: Backbone
+    weights: WeightsIdentity
+    extractor: FeatureExtractor
+    content_image: Image.Image
+    style_images: list[Image.Image]
+    device: torch.device
+    color_transforms: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per style: (A, b)
+
+    def content_at(self, height: int) -> torch.Tensor:
+        return images.to_tensor(self.content_image, images.scaled_size(self.content_image.size, height))
+
+    def styles_at(self, height: int) -> list[torch.Tensor]:
+        scale = self.params["style_scale"]
+        styles = [images.to_tensor(s, color.style_size(s.size, height, scale)) for s in self.style_images]
+        return self._matched(styles)
+
+    def _matched(self, styles: list[torch.Tensor]) -> list[torch.Tensor]:
+        if self.color_transforms is None:
+            return styles
+        return [
+            color.from_unit_rgb(color.apply_color_transform(color.to_unit_rgb(style), matrix, offset))
+            for style, (matrix, offset) in zip(styles, self.color_transforms)
+        ]
+
+    def stage(self, height: int) -> Stage:
+        content, styles = self.content_at(height), self.styles_at(height)
+        params = self.params
+        objective = build_objective(
+            self.extractor,
+            content.to(self.device),
+            [style.to(self.device) for style in styles],
+            params["style_blend_weights"],
+            params["content_layer"],
+            params["style_layers"],
+            {term: params[f"{term}_weight"] for term in TERMS},
+        )
+        return Stage(height, (content.shape[3], content.shape[2]), content, styles, objective)
+
+    def initial_image(self, stage: Stage) -> torch.Tensor:
+        """The run's starting image at the first stage's size."""
+        width, height = stage.size
+        styles = self._matched([images.to_tensor(s, (width, height)) for s in self.style_images])
+        weights = self.params["style_blend_weights"]
+        style = styles[0] if weights is None else sum(w * s for w, s in zip(weights, styles))
+        return images.initial_image(
+            self.params["init_method"], stage.content, style, self.params["seed"], self.params["noise_units"]
+        )
+
+
+def build_run(params: dict, content_path: Path, style_paths: list[Path], device: torch.device) -> RunSetup:
+    """Load the network and images of a run (`params`: check_run()'s resolved dict)."""
+    backbone = get_backbone(params["model"])
+    network, weights_id = load_network(backbone, params["weights"])
+    layers = list(range(1, params["style_layers"] + 1)) + [params["content_layer"]]
+    extractor = FeatureExtractor(
+        backbone, network, layers, gain=weights_id.feature_gain, bf16=params["precision"] == "bf16"
+    ).to(device)
+    setup = RunSetup(
+        params,
+        backbone,
+        weights_id,
+        extractor,
+        images.open_rgb(content_path, "content"),
+        [images.open_rgb(path, "style") for path in style_paths],
+        device,
+    )
+    if params["color_control"] == "histogram":
+        content_rgb = color.to_unit_rgb(setup.content_at(params["height"]))
+        setup.color_transforms = [
+            color.fit_color_transform(color.to_unit_rgb(style), content_rgb)
+            for style in setup.styles_at(params["height"])
+        ]
+    return setup
+
+
+def upsample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """The previous stage's result at the next stage's (width, height), bicubic."""
+    return torch.nn.functional.interpolate(image, size=(size[1], size[0]), mode="bicubic", align_corners=False)
