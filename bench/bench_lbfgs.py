@@ -41,9 +41,16 @@ def _run_params(height: int, optimizer: str, iterations: int, threads: int) -> d
     from nst.api import check_run
 
     return check_run(
-        CONTENT, STYLE, weights="bundled", height=height, optimizer=optimizer, iterations=iterations,
-        threads=threads, progress=False, device="cpu",
-    )  # fmt: skip
+        CONTENT,
+        STYLE,
+        weights="bundled",
+        height=height,
+        optimizer=optimizer,
+        iterations=iterations,
+        threads=threads,
+        progress=False,
+        device="cpu",
+    )
 
 
 def floor_job(height: int, iterations: int, threads: int, queue) -> None:
@@ -87,9 +94,18 @@ def stylize_job(height: int, iterations: int, threads: int, optimizer: str, queu
 
     with tempfile.TemporaryDirectory() as tmp:
         result = nst.stylize(
-            CONTENT, STYLE, Path(tmp) / "bench.png", weights="bundled", height=height, iterations=iterations,
-            optimizer=optimizer, threads=threads, progress=False, device="cpu", callbacks=[timer],
-        )  # fmt: skip
+            CONTENT,
+            STYLE,
+            Path(tmp) / "bench.png",
+            weights="bundled",
+            height=height,
+            iterations=iterations,
+            optimizer=optimizer,
+            threads=threads,
+            progress=False,
+            device="cpu",
+            callbacks=[timer],
+        )
     record = result.record
     queue.put(
         {
