@@ -88,6 +88,8 @@ def validate(params: dict, content, style, out=None) -> dict:
     backbone = get_backbone(params["model"])
     min_side = max(MIN_HEIGHT, backbone.min_height)
     _check_names(params, backbone)
+    if params["init_method"] not in ("gaussian", "uniform"):
+        params["noise_units"] = "normalised"  # no noise to scale: one result, so one id, whatever was set
     _check_numbers(params, backbone, min_side)
     _resolve_stages(params, min_side)
     _resolve_styles(params, style_images, min_side)

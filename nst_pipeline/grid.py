@@ -90,23 +90,39 @@ def _weights_footer(runs: list[RunOutcome]) -> str:
     return "weights: " + ("; ".join(labels) if labels else "unknown (no finished run)")
 
 
-def make_grid(content: Path, style: Path, runs: list[RunOutcome], title: str, out: Path) -> None:
+def _side_by_side(pictures: list[Image.Image]) -> Image.Image:
+    """Pictures at a common height, left to right, in one image (one picture: itself)."""
+    if len(pictures) == 1:
+        return pictures[0]
+    height = min(picture.size[1] for picture in pictures)
+    scaled = [p.resize((max(1, round(p.size[0] * height / p.size[1])), height)) for p in pictures]
+    joined = Image.new("RGB", (sum(p.size[0] for p in scaled), height), "white")
+    left = 0
+    for picture in scaled:
+        joined.paste(picture, (left, 0))
+        left += picture.size[0]
+    return joined
+
+
+def make_grid(content: Path, style: Path | list[Path], runs: list[RunOutcome], title: str, out: Path) -> None:
     """Write one comparison PNG for one experiment and one content/style pair (atomically)."""
     atomic_write_bytes(Path(out), grid_png(content, style, runs, title))
 
 
-def grid_png(content: Path, style: Path, runs: list[RunOutcome], title: str) -> bytes:
-    """The comparison figure for one experiment and one content/style pair, as PNG bytes."""
-    content, style = Path(content), Path(style)
-    content_img, style_img = _thumbnail(content), _thumbnail(style)
+def grid_png(content: Path, style: Path | list[Path], runs: list[RunOutcome], title: str) -> bytes:
+    """The comparison figure for one experiment and one content/style pair, as PNG bytes. A blend's
+    style images are shown side by side in the style thumbnail."""
+    styles = [Path(style)] if isinstance(style, str | Path) else [Path(s) for s in style]
+    content_img, style_img = _thumbnail(Path(content)), _side_by_side([_thumbnail(s) for s in styles])
     aspect = content_img.size[0] / content_img.size[1]
     layout = grid_layout(runs, aspect)
     width, height = layout["figsize"]
     fig = Figure(figsize=(width, height), dpi=DPI)
     fig.suptitle(_wrap(title, width, lines=1, fontsize=12), y=1 - 0.12 / height, va="top", fontsize=12, weight="bold")
 
-    thumbnails = ((content_img, "content", content), (style_img, "style", style))
-    for index, (image, what, path) in enumerate(thumbnails):
+    style_name = "+".join(s.stem for s in styles)
+    thumbnails = ((content_img, "content", Path(content).stem), (style_img, "style", style_name))
+    for index, (image, what, name) in enumerate(thumbnails):
         if layout["thumbs"] == "side by side":
             ax = _tile_axes(fig, layout, 0, index)
         elif layout["thumbs"] == "column":
@@ -117,7 +133,7 @@ def grid_png(content: Path, style: Path, runs: list[RunOutcome], title: str) -> 
         ax.set_aspect("equal")
         ax.axis("off")
         lines = 1 if layout["thumbs"] == "stacked" else 2
-        _label_under(ax, f"{what}: {path.stem}", layout["tile_w"], weight="bold", lines=lines)
+        _label_under(ax, f"{what}: {name}", layout["tile_w"], weight="bold", lines=lines)
 
     first_run_col = 2 if layout["thumbs"] == "side by side" else 1
     for row_index, row in enumerate(layout["rows"]):
@@ -253,8 +269,8 @@ def write_grid(
     pair: str,
     entries: list[dict],
     content: str,
-    style: str,
+    style: str | list[str],
     out: Path,
 ) -> None:
     outcomes = load_outcomes(experiment, pair, entries)
-    make_grid(Path(content), Path(style), outcomes, grid_title(experiment, pair), Path(out))
+    make_grid(Path(content), style, outcomes, grid_title(experiment, pair), Path(out))

@@ -27,7 +27,7 @@ class ConfigError(NSTInputError):
 class Run:
     name: str  # "<content>__<style>/<run_id>": the output path stem below results/runs/
     content: str
-    style: str
+    style: str | list[str]  # a blend: several style images, weighted by params["style_blend_weights"]
     params: dict  # result-determining stylize() parameters, resolved
 
 
@@ -47,15 +47,28 @@ class Plan:
     experiments: dict[str, Experiment]
 
 
-def _image_paths(config: dict, kind: str, base_dir: Path) -> dict[str, str]:
-    paths = {}
-    for name, path in config["images"][kind].items():
+def _image_paths(config: dict, kind: str, base_dir: Path) -> dict[str, str | list[str]]:
+    """name -> image file; a style may instead be a blend: a list of other style names (-> their files)."""
+    paths: dict[str, str | list[str]] = {}
+    entries = config["images"][kind]
+    for name, path in entries.items():
         if PAIR_SEPARATOR in name or "/" in name:
             raise ConfigError(f"config images.{kind}.{name}: image names may not contain '/' or '{PAIR_SEPARATOR}'")
+        if isinstance(path, list):
+            continue  # a blend, resolved below once every plain image is known
         resolved = Path(path) if Path(path).is_absolute() else base_dir / path
         if not resolved.is_file():
             raise ConfigError(f"config images.{kind}.{name}: image file not found: {resolved}")
         paths[name] = str(resolved)
+    for name, parts in entries.items():
+        if isinstance(parts, list):
+            unknown = [part for part in parts if not isinstance(paths.get(part), str)]
+            if kind != "style" or len(parts) < 2 or unknown:
+                raise ConfigError(
+                    f"config images.{kind}.{name}: a blend lists two or more plain style image names "
+                    f"(not {unknown or parts})"
+                )
+            paths[name] = [paths[part] for part in parts]
     return paths
 
 

@@ -8,6 +8,7 @@ the sentences come from nst_pipeline.summary, the loss curves from nst_pipeline.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
 from collections import Counter
@@ -237,12 +238,12 @@ def _grid_for_report(experiment: str, pair: str, runs: list[RunOutcome], seen: d
     return grid_png(content, style, runs, grid_title(experiment, pair))
 
 
-def _pair_images(pair: str, known: Iterable[RunOutcome]) -> tuple[Path | None, Path | None]:
+def _pair_images(pair: str, known: Iterable[RunOutcome]) -> tuple[Path | None, list[Path] | None]:
     """Content and style image paths of a pair, from any finished run's sidecar (read already, or on disk)."""
-    for run in known:
-        if run.pair == pair and run.record:
-            return Path(run.record["content_image"]), Path(run.record["style_image"])
-    for sidecar in sorted(Path(paths.run_image(pair)).with_suffix("").glob("*.json")):
-        record = json.loads(sidecar.read_text(encoding="utf-8"))
-        return Path(record["content_image"]), Path(record["style_image"])
+    records = (run.record for run in known if run.pair == pair and run.record)
+    sidecars = sorted(Path(paths.run_image(pair)).with_suffix("").glob("*.json"))
+    on_disk = (json.loads(sidecar.read_text(encoding="utf-8")) for sidecar in sidecars)
+    for record in itertools.chain(records, on_disk):  # lazily: the first record found is enough
+        styles = record.get("style_images") or [record["style_image"]]
+        return Path(record["content_image"]), [Path(style) for style in styles]
     return None, None

