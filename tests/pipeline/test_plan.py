@@ -77,6 +77,18 @@ def test_unknown_pair_names_are_refused_naming_key_and_name(where, pairs, key, n
     assert f"config {key}:" in message and name in message, message
 
 
+@pytest.mark.parametrize("where", ["pairs", "experiments.init.pairs"])
+def test_a_pair_listed_twice_is_refused(where):
+    cfg = config()
+    twice = [["chelsea", "starry_night"], ["coffee", "hubble"], ["chelsea", "starry_night"]]
+    if where == "pairs":
+        cfg["pairs"] = twice
+    else:
+        cfg["experiments"]["init"]["pairs"] = twice
+    message = refused(cfg)
+    assert f"config {where}[2]:" in message and "twice" in message, message
+
+
 @pytest.mark.parametrize("kind", ["content", "style"])
 @pytest.mark.parametrize("name", ["my/cat", "my__cat"])
 def test_image_names_with_slash_or_double_underscore_are_refused(kind, name):
