@@ -43,7 +43,8 @@ def one_thread():
 
 
 def run(content, style, out, **kwargs):
-    kwargs = {"weights": "bundled", "height": H, "iterations": 3, "progress": False} | kwargs
+    # CPU pinned: these tests assert CPU behaviour (byte identity, device "cpu", peak RSS) on GPU boxes too
+    kwargs = {"weights": "bundled", "height": H, "iterations": 3, "progress": False, "device": "cpu"} | kwargs
     return engine.stylize(content, style, out, **kwargs)
 
 

@@ -43,6 +43,8 @@ def command(out: Path, seed: int = 1) -> list[str]:
         "gaussian",
         "--seed",
         str(seed),
+        "--device",  # byte identity is a CPU promise: pinned, so a GPU box runs these on the CPU too
+        "cpu",
         "--out",
         str(out),
     ]
