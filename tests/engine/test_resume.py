@@ -224,22 +224,24 @@ def test_sigint_checkpoints_exits_130_then_rerun_gives_identical_bytes(repo_root
     check_resumed(out, reference, left["iteration"])
 
 
-# `python -c` running the CLI with importlib.metadata reporting another torch version (after torch
-# and torchvision are imported, so only what the engine records and fingerprints sees it)
-OTHER_TORCH = (
-    "import sys, importlib.metadata as m, torch, torchvision; real = m.version; "
-    "m.version = lambda name: '0.0.1+other' if name == 'torch' else real(name); "
-    "from nst.cli import main; sys.exit(main(sys.argv[1:]))"
-)
+# The writer is `python -c` running the CLI with importlib.metadata reporting another version of one
+# package, patched after torch and torchvision are imported: only what the engine records and
+# fingerprints sees it.
 
 
-def test_checkpoint_from_another_torch_version_is_ignored(repo_root, tmp_path, reference):
-    """Kernels differ between torch versions: resuming another version's state would mix two results.
-    The rerun must start afresh and end with the uninterrupted run's bytes."""
+@pytest.mark.parametrize("package", ["torch", "torchvision"])
+def test_checkpoint_from_another_torch_or_torchvision_version_is_ignored(repo_root, tmp_path, reference, package):
+    """Kernels and models differ between versions: resuming another version's state would mix two
+    results. The rerun must start afresh and end with the uninterrupted run's bytes."""
     out = tmp_path / "run"
     ckpt = out / f"{STEM}.ckpt"
     out.mkdir()
-    other = [sys.executable, "-c", OTHER_TORCH, *command(out)[3:]]
+    code = (
+        "import sys, importlib.metadata as m, torch, torchvision; real = m.version; "
+        f"m.version = lambda name: '0.0.1+other' if name == {package!r} else real(name); "
+        "from nst.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    other = [sys.executable, "-c", code, *command(out)[3:]]
     with open(tmp_path / "other.log", "w") as log:
         proc = subprocess.Popen(
             other, cwd=repo_root, env=env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -254,5 +256,5 @@ def test_checkpoint_from_another_torch_version_is_ignored(repo_root, tmp_path, r
     png, record = reference()
     resumed = json.loads((out / f"{STEM}.json").read_text())
     assert resumed["resumed_from_iteration"] is None
-    assert resumed["versions"]["torch"] == record["versions"]["torch"] != "0.0.1+other"
+    assert resumed["versions"][package] == record["versions"][package] != "0.0.1+other"
     assert (out / f"{STEM}.png").read_bytes() == png
