@@ -45,7 +45,7 @@ def pytest_terminal_summary(terminalreporter):
     skipped = [r for r in terminalreporter.stats.get("skipped", []) if not hasattr(r, "wasxfail")]
     if skipped and not required():
         terminalreporter.write_line(
-            f"{len(skipped)} test(s) skipped (listed above); CI sets {SWITCH}=1, which makes a skip a failure "
-            f"(tests marked '{EXEMPT_MARKER}' excepted)",
+            f"{len(skipped)} test(s) skipped (see the short test summary); CI sets {SWITCH}=1, which makes "
+            f"a skip a failure (tests marked '{EXEMPT_MARKER}' excepted)",
             yellow=True,
         )
