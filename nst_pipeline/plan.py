@@ -79,8 +79,17 @@ def _pairs(pairs: list, where: str, contents: dict, styles: dict) -> list[tuple[
             raise ConfigError(f"config {where}[{index}]: unknown content image {content!r} (not in images.content)")
         if style not in styles:
             raise ConfigError(f"config {where}[{index}]: unknown style image {style!r} (not in images.style)")
+        if (content, style) in result:
+            raise ConfigError(f"config {where}[{index}]: pair [{content}, {style}] is listed twice")
         result.append((content, style))
     return result
+
+
+def _refuse_duplicates(values: list, where: str) -> None:
+    """Two equal values in one vary list would be one run shown twice in the grid: refuse."""
+    for index, value in enumerate(values):
+        if value in values[:index]:
+            raise ConfigError(f"config {where}: value {value!r} is listed twice (each value gives one run)")
 
 
 def _label(values: dict) -> str:
@@ -97,7 +106,11 @@ def plan_experiments(config: dict, base_dir: Path) -> Plan:
     styles = _image_paths(config, "style", base_dir)
     default_pairs = _pairs(config["pairs"], "pairs", contents, styles)
     defaults = dict(config.get("defaults") or {})
-    selected = config.get("run_experiments") or list(config["experiments"])
+    selected = config.get("run_experiments")
+    if selected is None:
+        selected = list(config["experiments"])
+    elif not selected:
+        raise ConfigError("config run_experiments: empty list; name the experiments to run, or leave it unset (null)")
     for name in selected:
         if name not in config["experiments"]:
             raise ConfigError(f"config run_experiments: no experiment named {name!r}")
@@ -118,6 +131,8 @@ def plan_experiments(config: dict, base_dir: Path) -> Plan:
             entries = experiment.runs.setdefault(pair, [])
             for row, sweep in enumerate(spec["sweeps"]):
                 keys = list(sweep["vary"])
+                for key in keys:
+                    _refuse_duplicates(sweep["vary"][key], f"{where}.sweeps[{row}].vary.{key}")
                 for values in itertools.product(*(sweep["vary"][key] for key in keys)):
                     varied_values = dict(zip(keys, values))
                     params = defaults | (sweep.get("set") or {}) | varied_values

@@ -8,6 +8,9 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# NST_REQUIRE_ALL=1 (CI) turns skips into failures; see tests/require_all.py
+pytest_plugins = ["pytester", "require_all"]
+
 os.environ["NST_OFFLINE"] = "1"  # set at import, before any test (or subprocess) can touch the network
 
 

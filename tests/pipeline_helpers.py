@@ -7,6 +7,8 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 import yaml
@@ -63,3 +65,51 @@ def copy_workflow(target: Path) -> Path:
         else:
             shutil.copy2(source, target / name)
     return target / "Snakefile"
+
+
+@dataclass
+class Element:
+    """What an HTML element holds: its text (tags dropped, whitespace collapsed) and its <img> attributes."""
+
+    text: str
+    images: list[dict]
+
+
+class _ElementParser(HTMLParser):
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+
+    def __init__(self, element_id: str):
+        super().__init__(convert_charrefs=True)
+        self.element_id, self.depth, self.found = element_id, 0, 0
+        self.text: list[str] = []
+        self.images: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if self.depth:
+            if tag == "img":
+                self.images.append(attrs)
+            if tag not in self.VOID:
+                self.depth += 1
+        elif attrs.get("id") == self.element_id:
+            self.found += 1
+            self.depth = 0 if tag in self.VOID else 1
+
+    def handle_endtag(self, tag):
+        if self.depth and tag not in self.VOID:
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth:
+            self.text.append(data)
+
+
+def html_element(html: str, element_id: str) -> Element | None:
+    """The element with id=`element_id` (None if there is none; an error if there are several)."""
+    parser = _ElementParser(element_id)
+    parser.feed(html)
+    assert parser.found <= 1, f"{parser.found} elements with id {element_id!r}"
+    return Element(" ".join("".join(parser.text).split()), parser.images) if parser.found else None
+
+
+JOB_LINE = re.compile(r"^(local)?rule \w+:", re.MULTILINE)  # Snakemake's line for each job it starts

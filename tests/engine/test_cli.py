@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -22,8 +23,10 @@ STYLE = "data/style/starry_night.jpg"
 PROGRESS = re.compile(r"\|\s*\d+/\d+ \[|it/s")
 
 
-def nst_run(repo_root: Path, args: list[str], timeout: float = 300) -> tuple[subprocess.CompletedProcess, float]:
-    env = os.environ | {"NST_OFFLINE": "1", "OMP_NUM_THREADS": "1"}  # shared CPUs: see test_engine.one_thread
+def nst_run(
+    repo_root: Path, args: list[str], timeout: float = 300, omp_threads: int = 1
+) -> tuple[subprocess.CompletedProcess, float]:
+    env = os.environ | {"NST_OFFLINE": "1", "OMP_NUM_THREADS": str(omp_threads)}  # shared CPUs: see test_engine
     started = time.perf_counter()
     proc = subprocess.run(args, cwd=repo_root, env=env, capture_output=True, text=True, timeout=timeout)
     return proc, time.perf_counter() - started
@@ -112,6 +115,91 @@ def test_classic_script_writes_the_classic_name(repo_root, tmp_path):
     # -1 = the default layers, resolved in the record
     assert record["parameters"]["content_layer"] == 4 and record["parameters"]["style_layers"] == 6
     assert record["iterations_done"] == 2
+
+
+def test_classic_script_every_flag_reaches_the_run_and_the_name(repo_root, tmp_path):
+    """A non-default value for every classic flag: each must land in the sidecar and, where the classic
+    name has it, in the file name (an ignored flag would leave its default in both)."""
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "paintings").mkdir()
+    shutil.copy(repo_root / CONTENT, tmp_path / "photos/cat.jpg")
+    shutil.copy(repo_root / STYLE, tmp_path / "paintings/swirl.jpg")
+    shutil.copy(repo_root / "data/style/hubble_deep_field.jpg", tmp_path / "paintings/stars.jpg")
+    out = tmp_path / "classic"
+    flags = {
+        "--content_img_name": "cat.jpg",
+        "--style_img_name": "swirl.jpg,stars.jpg",  # a blend
+        "--content_images_dir": str(tmp_path / "photos"),
+        "--style_images_dir": str(tmp_path / "paintings"),
+        "--output_dir": str(out),
+        "--model": "vgg16",
+        "--weights": "random",
+        "--init_method": "gaussian",
+        "--content_weight": "50000",
+        "--style_weight": "1000",
+        "--tv_weight": "2.5",
+        "--content_layer": "3",
+        "--style_layers": "4",
+        "--optimizer": "adam",
+        "--learning_rate": "0.5",
+        "--height": "40",
+        "--iterations": "2",
+        "--stage_heights": "32",
+        "--stage_iterations": "1,1",
+        "--precision": "bf16",
+        "--color_control": "luminance",
+        "--style_blend_weights": "3,1",
+        "--style_scale": "0.75",
+        "--noise_units": "grey_levels",
+        "--seed": "7",
+        "--device": "cpu",
+        "--threads": "1",  # OMP_NUM_THREADS=2 below: 1 can only come from the flag
+        "--checkpoint_every": "1",
+    }
+    switches = ["--cudnn_benchmark", "--no_progress"]
+    # every flag the script offers is here: a new one fails this until it gets a non-default value above
+    usage, _ = nst_run(repo_root, [sys.executable, "neural_style_transfer.py", "--help"])
+    assert set(re.findall(r"--\w+", usage.stdout)) - {"--help"} == set(flags) | set(switches)
+
+    arguments = [x for pair in flags.items() for x in pair] + switches
+    proc, _ = nst_run(repo_root, [sys.executable, "neural_style_transfer.py", *arguments], omp_threads=2)
+    assert proc.returncode == 0, proc.stderr
+    name = (
+        "cat_swirl+stars_o_adam_i_gaussian_h_40_m_vgg16_cw_50000.0_sw_1000.0_tv_2.5_cl_3_sl_4_w_random_it_2_lr_0.5"
+        "_s_7_nu_grey-levels_st_32_si_1+1_p_bf16_cc_luminance_sb_0.75+0.25_ss_0.75"
+    )
+    folder = "combined_cat_swirl+stars"
+    assert files_under(out) == [f"{folder}/{name}.jpg", f"{folder}/{name}.json"]  # no checkpoint left
+    record = json.loads((out / folder / f"{name}.json").read_text())
+    assert record["parameters"] == {
+        "model": "vgg16",
+        "weights": "random",
+        "init_method": "gaussian",
+        "content_weight": 50000.0,
+        "style_weight": 1000.0,
+        "tv_weight": 2.5,
+        "content_layer": 3,
+        "style_layers": 4,
+        "optimizer": "adam",
+        "learning_rate": 0.5,
+        "iterations": 2,
+        "height": 40,
+        "stage_heights": [32],
+        "stage_iterations": [1, 1],
+        "precision": "bf16",
+        "color_control": "luminance",
+        "style_blend_weights": [0.75, 0.25],  # 3:1, normalised
+        "style_scale": 0.75,
+        "noise_units": "grey_levels",
+        "seed": 7,
+    }
+    assert record["content_image"] == str(tmp_path / "photos/cat.jpg")
+    assert record["style_images"] == [str(tmp_path / "paintings/swirl.jpg"), str(tmp_path / "paintings/stars.jpg")]
+    assert record["device"] == "cpu" and record["torch_threads"] == 1 and record["cudnn_benchmark"] is True
+    assert record["layers"] == {"content": "relu3_1", "style": ["relu1_1", "relu2_1", "relu3_1", "relu4_1"]}
+    assert [stage["height"] for stage in record["stages"]] == [32, 40] and record["size"] == {"width": 60, "height": 40}
+    assert record["iterations_done"] == 2 and record["random_weights"] is True
+    assert not PROGRESS.search(proc.stderr), proc.stderr
 
 
 # --------------------------------------------------------------------------- bad input

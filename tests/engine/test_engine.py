@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import stat
 import sys
 import time
@@ -17,6 +18,7 @@ import torch
 import torch.nn.functional as F
 import torchvision
 from PIL import Image
+from torch import nn
 from torchvision.models.feature_extraction import get_graph_node_names
 
 import nst.api as engine
@@ -41,7 +43,8 @@ def one_thread():
 
 
 def run(content, style, out, **kwargs):
-    kwargs = {"weights": "bundled", "height": H, "iterations": 3, "progress": False} | kwargs
+    # CPU pinned: these tests assert CPU behaviour (byte identity, device "cpu", peak RSS) on GPU boxes too
+    kwargs = {"weights": "bundled", "height": H, "iterations": 3, "progress": False, "device": "cpu"} | kwargs
     return engine.stylize(content, style, out, **kwargs)
 
 
@@ -88,6 +91,75 @@ def test_layer_table(name):
         assert all(h >= 1 and w >= 1 for h, w in sizes), (side, sizes)  # min_height is enough
         for (h0, w0), (h1, w1) in zip(sizes, sizes[1:]):
             assert h1 <= h0 and w1 <= w0, (side, sizes)  # shallow -> deep never grows
+
+
+# the conv (numbered from the input) whose ReLU each VGG feature layer is: relu<block>_<k> is the k-th
+# conv of block <block>; VGG19 has 2, 2, 4, 4, 4 convs per block, VGG16 2, 2, 3, 3, 3
+VGG_CONV_NUMBERS = {
+    "vgg19": {"relu1_1": 1, "relu2_1": 3, "relu3_1": 5, "relu4_1": 9, "relu4_2": 10, "relu5_1": 13},
+    "vgg16": {"relu1_1": 1, "relu2_1": 3, "relu3_1": 5, "relu4_1": 8, "relu4_2": 9, "relu5_1": 11},
+}
+
+
+@pytest.mark.parametrize("name", ["vgg19", "vgg16"])
+def test_vgg_nodes_are_the_relus_of_the_named_convs(name):
+    """A node off by one (the conv instead of its ReLU, or the next block's) fails here."""
+    backbone = BACKBONES[name]
+    with torch.device("meta"):
+        features = getattr(torchvision.models, name)().features
+    assert backbone.layer_names == tuple(VGG_CONV_NUMBERS[name])
+    for node, layer in zip(backbone.nodes, backbone.layer_names):
+        prefix, index = node.split(".")
+        index = int(index)
+        assert prefix == "features" and isinstance(features[index], nn.ReLU), (layer, node)
+        assert isinstance(features[index - 1], nn.Conv2d), (layer, node)  # right after its conv
+        convs = sum(isinstance(module, nn.Conv2d) for module in features[:index])
+        assert convs == VGG_CONV_NUMBERS[name][layer], (layer, node, convs)
+
+
+# (torchvision module name, its class, feature map side at the input side given); ResNet-50 at 224 px:
+# strides 2, 4, 8, 8, 16, 32 (nst/backbones.py); Inception-v3 at 299 px: torchvision's shape comments
+MODULE_LAYERS = {
+    "resnet50": (
+        224,
+        [
+            ("relu", nn.ReLU, 112),
+            ("layer1", nn.Sequential, 56),
+            ("layer2.0", torchvision.models.resnet.Bottleneck, 28),
+            ("layer2", nn.Sequential, 28),
+            ("layer3", nn.Sequential, 14),
+            ("layer4", nn.Sequential, 7),
+        ],
+    ),
+    "inception_v3": (
+        299,
+        [
+            ("Conv2d_1a_3x3", torchvision.models.inception.BasicConv2d, 149),
+            ("Conv2d_2b_3x3", torchvision.models.inception.BasicConv2d, 147),
+            ("Conv2d_4a_3x3", torchvision.models.inception.BasicConv2d, 71),
+            ("Mixed_5d", torchvision.models.inception.InceptionA, 35),
+            ("Mixed_6e", torchvision.models.inception.InceptionC, 17),
+            ("Mixed_7c", torchvision.models.inception.InceptionE, 8),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(MODULE_LAYERS))
+def test_module_nodes_are_torchvision_modules_at_the_documented_strides(name):
+    backbone = BACKBONES[name]
+    side, expected = MODULE_LAYERS[name]
+    assert backbone.nodes == tuple(node for node, _, _ in expected)
+    model = meta_model(backbone)
+    modules = dict(model.named_modules())
+    for node, kind, _ in expected:
+        assert type(modules[node]) is kind, (node, type(modules[node]))
+    extractor = FeatureExtractor(backbone, model, list(range(1, 7))).to("meta")
+    features = extractor(torch.empty(1, 3, side, side, device="meta"))
+    assert [tuple(features[i].shape[2:]) for i in range(1, 7)] == [(s, s) for _, _, s in expected]
+    if name == "resnet50":  # the layer names state the stride: "relu (stride 2)", "layer1 (4)", ...
+        strides = [int(re.search(r"(\d+)\)$", layer).group(1)) for layer in backbone.layer_names]
+        assert strides == [2, 4, 8, 8, 16, 32] == [side // s for _, _, s in expected]
 
 
 @pytest.mark.parametrize("name", ["resnet50", "inception_v3"])

@@ -43,6 +43,8 @@ def command(out: Path, seed: int = 1) -> list[str]:
         "gaussian",
         "--seed",
         str(seed),
+        "--device",  # byte identity is a CPU promise: pinned, so a GPU box runs these on the CPU too
+        "cpu",
         "--out",
         str(out),
     ]
@@ -198,3 +200,61 @@ def test_checkpoint_of_other_parameters_is_ignored(repo_root, tmp_path):
     assert own["history"][0] != foreign["history"][0]  # seed 2's initial losses, not seed 1's
     assert "ignoring checkpoint" in log_of(second) and "resuming" not in log_of(second)
     assert not torch.equal(own["image"], foreign["image"])
+
+
+def test_sigint_checkpoints_exits_130_then_rerun_gives_identical_bytes(repo_root, tmp_path, reference):
+    """Ctrl-C is a stop like SIGTERM: state saved, exit 128 + 2, the rerun resumes."""
+    out = tmp_path / "run"
+    ckpt = out / f"{STEM}.ckpt"
+    proc = start(repo_root, out)
+    try:
+        state = wait_for_checkpoint(proc, ckpt, lambda s: s["iteration"] >= 10)
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(timeout=60)
+    finally:
+        kill(proc)
+    assert code == 130, log_of(out)
+    assert "stopped by signal SIGINT" in log_of(out) and "Traceback" not in log_of(out)
+    left = read_checkpoint(ckpt)
+    assert left is not None and ITERATIONS > left["iteration"] >= state["iteration"] > 0
+    assert not (out / f"{STEM}.png").exists()
+
+    rerun = run_to_completion(repo_root, out)
+    assert f"resuming from {ckpt} at iteration {left['iteration']}" in rerun.stdout
+    check_resumed(out, reference, left["iteration"])
+
+
+# The writer is `python -c` running the CLI with importlib.metadata reporting another version of one
+# package, patched after torch and torchvision are imported: only what the engine records and
+# fingerprints sees it.
+
+
+@pytest.mark.parametrize("package", ["torch", "torchvision"])
+def test_checkpoint_from_another_torch_or_torchvision_version_is_ignored(repo_root, tmp_path, reference, package):
+    """Kernels and models differ between versions: resuming another version's state would mix two
+    results. The rerun must start afresh and end with the uninterrupted run's bytes."""
+    out = tmp_path / "run"
+    ckpt = out / f"{STEM}.ckpt"
+    out.mkdir()
+    code = (
+        "import sys, importlib.metadata as m, torch, torchvision; real = m.version; "
+        f"m.version = lambda name: '0.0.1+other' if name == {package!r} else real(name); "
+        "from nst.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    other = [sys.executable, "-c", code, *command(out)[3:]]
+    with open(tmp_path / "other.log", "w") as log:
+        proc = subprocess.Popen(
+            other, cwd=repo_root, env=env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        wait_for_checkpoint(proc, ckpt, lambda s: s["iteration"] >= 5)
+    finally:
+        kill(proc)
+
+    rerun = run_to_completion(repo_root, out)
+    assert "ignoring checkpoint" in rerun.stdout and "resuming" not in rerun.stdout, rerun.stdout
+    png, record = reference()
+    resumed = json.loads((out / f"{STEM}.json").read_text())
+    assert resumed["resumed_from_iteration"] is None
+    assert resumed["versions"][package] == record["versions"][package] != "0.0.1+other"
+    assert (out / f"{STEM}.png").read_bytes() == png

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html as htmllib
 import json
+import re
+import zipfile
 
 import pytest
 import yaml
-from pipeline_helpers import REPO, job_counts, snakemake, write_config
+from PIL import Image
+from pipeline_helpers import JOB_LINE, REPO, html_element, job_counts, snakemake, write_config
 
 TINY = REPO / "tests/configs/tiny.yaml"
+PAIR = "chelsea__starry_night"
+# tests/configs/tiny.yaml's runs, spelled out by hand (run id format: nst/naming.py): init content and
+# gaussian, style_layers 2 and 6; style_layers 6 is init content (all defaults), so 4 entries, 3 runs
+TINY_ID = "m_vgg19_w_bundled_i_{init}_o_lbfgs_it_3_lr_1_h_32_cw_100000_sw_30000_tv_1_cl_4_sl_{layers}_s_0"
+TINY_RUNS = {
+    TINY_ID.format(init="content", layers=6): {"init_method": "content", "style_layers": 6},
+    TINY_ID.format(init="gaussian", layers=6): {"init_method": "gaussian", "style_layers": 6},
+    TINY_ID.format(init="content", layers=2): {"init_method": "content", "style_layers": 2},
+}
+TINY_LABELS = {
+    "init": ["init_method = content", "init_method = gaussian"],
+    "style_layers": ["style_layers = 2", "style_layers = 6"],
+}
 
 
 def test_lint_is_clean(tmp_path):
@@ -41,29 +60,42 @@ def tiny_run(tmp_path_factory):
     return workdir
 
 
+def files_under(folder) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
 @pytest.mark.slow
 def test_tiny_run_end_to_end(tiny_run):
-    runs = sorted((tiny_run / "results/runs").rglob("*.png"))
-    assert len(runs) == 3
-    for image in runs:
-        record = json.loads(image.with_suffix(".json").read_text())
-        assert record["weights"]["source"] == "bundled" and record["iterations_done"] == 3
-        assert (
-            (tiny_run / "results/logs/stylize" / image.relative_to(tiny_run / "results/runs"))
-            .with_suffix(".log")
-            .is_file()
-        )
-        assert (
-            (tiny_run / "results/benchmarks/stylize" / image.relative_to(tiny_run / "results/runs"))
-            .with_suffix(".tsv")
-            .is_file()
-        )
-    assert sorted(p.name for p in (tiny_run / "results/grids").rglob("*.png")) == [
-        "chelsea__starry_night.png",
-        "chelsea__starry_night.png",
-    ]
-    html = (tiny_run / "results/report.html").read_text()
-    assert "init" in html and "style_layers" in html and "RANDOM WEIGHTS" not in html
+    results = tiny_run / "results"
+    assert files_under(results / "runs") == sorted(
+        f"{PAIR}/{run}{ext}" for run in TINY_RUNS for ext in (".json", ".png")
+    )
+    for run, varied in TINY_RUNS.items():
+        record = json.loads((results / "runs" / PAIR / f"{run}.json").read_text())
+        params = record["parameters"]
+        assert (params["iterations"], params["height"], params["weights"]) == (3, 32, "bundled"), run
+        assert {name: params[name] for name in varied} == varied, run
+        assert record["iterations_done"] == 3 and record["size"]["height"] == 32, run
+        assert record["weights"]["source"] == "bundled" and record["random_weights"] is False, run
+        assert record["device"] == "cpu" and record["torch_threads"] == 1, run  # config device, threads
+        assert (results / "logs/stylize" / PAIR / f"{run}.log").is_file()
+        assert (results / "benchmarks/stylize" / PAIR / f"{run}.tsv").is_file()
+    assert files_under(results / "grids") == [f"init/{PAIR}.png", f"style_layers/{PAIR}.png"]
+
+    html = (results / "report.html").read_text()
+    for experiment, labels in TINY_LABELS.items():
+        grid = results / "grids" / experiment / f"{PAIR}.png"
+        with Image.open(grid) as image:
+            assert image.format == "PNG"
+        section = html_element(html, f"exp-{experiment}")
+        assert section is not None and section.text.startswith(experiment), experiment
+        shown = [img["src"] for img in section.images if "grid" in img.get("alt", "")]
+        assert len(shown) == 1, section.images
+        assert base64.b64decode(shown[0].split(",", 1)[1]) == grid.read_bytes()  # this experiment's grid
+        table = html_element(html, "all-runs").text
+        assert all(f"{experiment} {PAIR} {label}" in table for label in labels), table
+    assert html_element(html, "failures") is None
+    assert "RANDOM WEIGHTS" not in html
 
 
 @pytest.mark.slow
@@ -103,11 +135,40 @@ def test_report_renders_in_chromium(tiny_run, tmp_path):
     assert page.screenshot.stat().st_size > 10_000
 
 
+def report_entry(page: str, path: str) -> dict:
+    """One result's entry in Snakemake's report page (a JSON object keyed by the result's path)."""
+    key = json.dumps(path) + ": "
+    assert page.count(key) == 1, f"{path}: {page.count(key)} entries"
+    entry, _ = json.JSONDecoder().raw_decode(page, page.index(key) + len(key))
+    return entry
+
+
+def plain(markup: str) -> str:
+    return " ".join(htmllib.unescape(re.sub(r"<[^>]+>", "", markup)).split())
+
+
 @pytest.mark.slow
 def test_snakemake_report(tiny_run):
-    result = snakemake(tiny_run, "--configfile", str(TINY), "--report", "results/snakemake-report.html")
+    result = snakemake(tiny_run, "--configfile", str(TINY), "--report", "results/snakemake-report.zip")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert (tiny_run / "results/snakemake-report.html").stat().st_size > 10_000
+    caption_source = (REPO / "workflow/report/grid.rst").read_text()
+    with zipfile.ZipFile(tiny_run / "results/snakemake-report.zip") as archive:
+        names = archive.namelist()
+        page = archive.read("snakemake-report/report.html").decode()
+        for experiment in TINY_LABELS:
+            path = f"results/grids/{experiment}/{PAIR}.png"
+            entry = report_entry(page, path)
+            # the grid itself, byte for byte
+            assert archive.read(f"snakemake-report/{entry['data_uri']}") == (tiny_run / path).read_bytes()
+            # its caption: workflow/report/grid.rst with this experiment and pair filled in
+            expected = caption_source.replace("{{ snakemake.wildcards.experiment }}", experiment)
+            expected = " ".join(
+                re.sub(r"\*\*|``", "", expected.replace("{{ snakemake.wildcards.pair }}", PAIR)).split()
+            )
+            assert plain(entry["caption"]) == expected, entry["caption"]
+            assert f"<strong>{experiment}</strong>" in entry["caption"]
+    grids = {name.rsplit("/", 1)[-1] for name in names if "/data/raw/" in name and name.endswith(f"/{PAIR}.png")}
+    assert grids == {f"{PAIR}.png"} and sum(name.endswith(f"/{PAIR}.png") for name in names) == 2
 
 
 def _bad(tmp_path, mutate) -> str:
@@ -115,10 +176,13 @@ def _bad(tmp_path, mutate) -> str:
     mutate(config)
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(config))
-    result = snakemake(tmp_path / "work", "-n", "--configfile", str(path))
-    assert result.returncode != 0
+    # a real invocation, not a dry run (which never creates results/): it must stop before any job
+    result = snakemake(tmp_path / "work", "--configfile", str(path))
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out[-3000:]
+    assert not JOB_LINE.search(out), out[-3000:]
     assert not (tmp_path / "work/results").exists()
-    return result.stdout + result.stderr
+    return out
 
 
 def test_bad_config_unknown_key(tmp_path):
@@ -159,6 +223,16 @@ def test_bad_config_empty_experiment(tmp_path):
     assert "vary" in out
 
 
+def test_bad_config_value_listed_twice(tmp_path):
+    out = _bad(tmp_path, lambda c: c["experiments"]["style_layers"]["sweeps"][0]["vary"].update(style_layers=[2, 6, 2]))
+    assert "experiments.style_layers.sweeps[0].vary.style_layers" in out and "twice" in out
+
+
+def test_bad_config_empty_run_experiments(tmp_path):
+    out = _bad(tmp_path, lambda c: c.update(run_experiments=[]))
+    assert "run_experiments" in out and "empty" in out
+
+
 @pytest.mark.slow
 def test_failed_run_is_isolated_and_retried_alone(tmp_path):
     bad_weights = tmp_path / "broken.pth"
@@ -175,9 +249,16 @@ def test_failed_run_is_isolated_and_retried_alone(tmp_path):
     assert first.returncode != 0
     runs = work / "results/runs/chelsea__starry_night"
     assert len(list(runs.glob("*.png"))) == 2  # the good runs finished despite the failure
-    failed = list((work / "results/failed").rglob("*.json"))
-    assert len(failed) == 1 and "broken.pth" in json.loads(failed[0].read_text())["error"]
+    # the failed run's id names its weights file by the first 16 hex digits of its content's sha256
+    weights_tag = "file-" + hashlib.sha256(b"not a state dict").hexdigest()[:16]
+    failed_run = f"{PAIR}/{TINY_ID.format(init='content', layers=6).replace('_w_bundled_', f'_w_{weights_tag}_')}"
+    assert files_under(work / "results/failed") == [f"{failed_run}.json"]
+    error = json.loads((work / f"results/failed/{failed_run}.json").read_text())["error"]
+    assert error.startswith("NSTWeightsError: ") and "broken.pth" in error
     html = (work / "results/report.html").read_text()
-    assert "failed" in html.lower() and "broken.pth" in html
+    failures = html_element(html, "failures")
+    assert failures is not None, html[-3000:]
+    assert failed_run in failures.text and " ".join(error.split()) in failures.text, failures.text
+    assert not any(run in failures.text for run in TINY_RUNS)  # only the failed one is listed
     again = snakemake(work, "-n", "--configfile", str(path))
     assert job_counts(again.stdout) == {"stylize": 1, "make_grid": 1, "make_report": 1, "all": 1}, again.stdout
