@@ -20,16 +20,21 @@ demo: $(STAMP)
 	$(BIN)/snakemake --cores 2 --resources gpu=1 --configfile config/demo.yaml
 	@echo "report: results/report.html"
 
-# Browser tests need Debian's chromium; the SLURM tests install and start their own cluster (root).
-test: $(STAMP)
+# Style first (seconds), then the suite. Browser tests need Debian's chromium; the SLURM tests
+# install and start their own cluster (root).
+test: lint
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
 
 test-fast: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -m "not slow and not slurm"
 
+# ruff (lint + format) and snakefmt, configured in pyproject.toml; Snakemake's own linter
 lint: $(STAMP)
-	$(BIN)/snakemake --lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check .
+	$(BIN)/snakemake --lint --cores 1
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_lbfgs.py

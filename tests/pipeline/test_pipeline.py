@@ -21,7 +21,8 @@ PAIR = "chelsea__starry_night"
 TINY_ID = "m_vgg19_w_bundled_i_{init}_o_lbfgs_it_3_lr_1_h_32_cw_100000_sw_30000_tv_1_cl_4_sl_{layers}_s_0"
 TINY_RUNS = {
     TINY_ID.format(init="content", layers=6): {"init_method": "content", "style_layers": 6},
-    TINY_ID.format(init="gaussian", layers=6): {"init_method": "gaussian", "style_layers": 6},
+    # config.yaml draws noise inits in the study's grey levels (noise_units), which the id spells out
+    TINY_ID.format(init="gaussian", layers=6) + "_nu_grey-levels": {"init_method": "gaussian", "style_layers": 6},
     TINY_ID.format(init="content", layers=2): {"init_method": "content", "style_layers": 2},
 }
 TINY_LABELS = {
@@ -40,9 +41,10 @@ def test_full_config_dry_run_expands_every_experiment(tmp_path):
     result = snakemake(tmp_path, "-n")
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
-    # 4 init + 8 style-weight + 4 content-layer + 6 style-layers + 5 backbone = 27 runs; the all-defaults
-    # run is shared by init, content_layer, style_layers and backbone, so 3 are the same job.
-    assert counts == {"stylize": 24, "make_grid": 5, "make_report": 1, "all": 1}, counts
+    # 4 init + 8 style-weight + 4 content-layer + 6 style-layers + 5 backbone + 3 colour control +
+    # 3 style scale + 4 blend = 37 entries; the all-defaults run is shared by init, content_layer,
+    # style_layers, backbone, color_control and style_scale, so 5 are the same job: 32 runs.
+    assert counts == {"stylize": 32, "make_grid": 8, "make_report": 1, "all": 1}, counts
 
 
 def test_demo_config_dry_run(tmp_path):
