@@ -232,15 +232,21 @@ def _rms(difference: np.ndarray) -> float:
     return float(np.sqrt(np.mean(difference**2)))
 
 
-def change_from_initial(rgb: np.ndarray, initial: np.ndarray, style_rgb: np.ndarray) -> dict[str, float]:
-    """How far a run moved from its start. init_rms: RMS pixel difference, RGB in [0, 1].
-    init_change: the same divided by the start's RMS distance to the style image (resized alike):
-    0 = stayed at its initialisation, 1 = moved as far as the painting is from the start."""
+def change_from_initial(judge: Judge, rgb: np.ndarray, initial: np.ndarray, style_rgb: np.ndarray) -> dict[str, float]:
+    """How far a run moved from its start.
+
+    init_change: perceptual distance (perceptual_distance) from the start, divided by the start's
+    perceptual distance to the style image (resized to the run's size): 0 = stayed at its
+    initialisation, 1 = moved as far as the painting is from the start.
+    init_rms: RMS pixel difference, RGB in [0, 1]; exactly 0 only for a run that never moved. Not a
+    ranking: a colour cast moves every pixel, so at 128 px style_layers=1 (the photo in blue) has a
+    larger init_rms than style_layers=6 (swirls everywhere); init_change orders them as seen.
+    """
     size = (rgb.shape[1], rgb.shape[0])
     initial = resize_rgb(np.clip(initial, 0.0, 1.0), size)
-    moved = _rms(rgb - initial)
-    reference = _rms(resize_rgb(style_rgb, size) - initial)
-    return {"init_rms": moved, "init_change": moved / reference if reference > 0 else math.nan}
+    reference = perceptual_distance(judge, resize_rgb(style_rgb, size), initial)
+    change = perceptual_distance(judge, rgb, initial) / reference if reference > 0 else math.nan
+    return {"init_change": change, "init_rms": _rms(rgb - initial)}
 
 
 LOSS_TERMS = ("content", "style", "tv")
@@ -276,23 +282,29 @@ def measure(
     """Every yardstick number for one finished run: a flat, JSON-able dict (one TSV row).
 
     `initial`: the run's start as (H, W, 3) RGB in [0, 1] (see initial_image); `record`: its sidecar
-    (for the loss shares). Keys, all floats unless said: judge_height (px), judge_upsampled (bool),
-    content_ssim [-1, 1], content_distance >= 0 (0 = the photo's relu4_2), style_distance >= 0 and
-    style_distance.<layer> (0 = the painting's texture statistics), palette_distance (Lab units),
-    init_rms [0, 1] and init_change (>= 0), style_distance_effnet[.layerN], share_{start,end}_{term}.
+    (for the loss shares). Keys (floats unless said; distances are 0 for the reference itself):
+      judge_height (int, px), judge_upsampled (bool: the result was smaller than the judge height)
+      content_ssim            luminance SSIM to the content image, [-1, 1], 1 = the photo
+      content_distance        relative relu4_2 distance to the content image, >= 0
+      style_distance          centred-Gram distance to the style image, mean of the layers, >= 0
+      style_distance.<relu>   the same per layer (relu1_1 ... relu5_1)
+      style_distance_effnet[.layerN]   the same by the EfficientNet-Lite0 judge (if given)
+      palette_distance        sliced W1 in CIELAB to the style image's colours (Delta E units)
+      init_change, init_rms   change from the start (if `initial`; see change_from_initial)
+      share_{start,end}_{content,style,tv}   weighted loss shares (if `record`; see loss_shares)
     """
     rgb, content_rgb, style_rgb = read_rgb(result), read_rgb(content), read_rgb(style)
     row: dict = {"judge_height": judge.height, "judge_upsampled": rgb.shape[0] < judge.height}
     row["content_ssim"] = ssim_luminance(rgb, content_rgb)
     row["content_distance"] = content_distance(judge, rgb, content_rgb)
-    for key, per_layer in (("style_distance", style_distances(judge, rgb, style_rgb)),) + (
-        (("style_distance_effnet", style_distances(second_judge, rgb, style_rgb)),) if second_judge else ()
-    ):
+    judges = {"style_distance": judge} | ({"style_distance_effnet": second_judge} if second_judge else {})
+    for key, one_judge in judges.items():
+        per_layer = style_distances(one_judge, rgb, style_rgb)
         row[key] = float(np.mean(list(per_layer.values())))  # layers weigh alike: each is relative
         row |= {f"{key}.{name}": value for name, value in per_layer.items()}
     row["palette_distance"] = palette_distance(rgb, style_rgb, judge.height)
     if initial is not None:
-        row |= change_from_initial(rgb, initial, style_rgb)
+        row |= change_from_initial(judge, rgb, initial, style_rgb)
     if record is not None:
         row |= loss_shares(record)
     return row

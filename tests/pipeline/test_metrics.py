@@ -77,7 +77,7 @@ def test_measure_of_the_content_image_itself(tmp_path, judge, second_judge):
     )
     assert row["content_ssim"] == pytest.approx(1.0)
     assert row["content_distance"] == 0.0
-    assert row["init_rms"] == 0.0 and row["init_change"] == 0.0
+    assert row["init_change"] == 0.0 and row["init_rms"] == 0.0
     assert row["style_distance"] > 0.1 and row["palette_distance"] > 0
     assert row["judge_height"] == HEIGHT and row["judge_upsampled"] is False
     assert set(k for k in row if k.startswith("style_distance.")) == {
@@ -191,12 +191,13 @@ def test_initial_image_is_what_the_engine_starts_from(method, content_image, sty
     np.testing.assert_array_equal((rebuilt * 255).round().astype(np.uint8), expected.numpy())
 
 
-def test_change_from_initial_is_zero_at_the_start_and_one_at_the_style():
+def test_change_from_initial_is_zero_at_the_start_and_one_at_the_style(judge):
     start, painting = scene(), shuffled(blurred(scene(), 3))
-    assert metrics.change_from_initial(start, start, painting) == {"init_rms": 0.0, "init_change": 0.0}
-    assert metrics.change_from_initial(painting, start, painting)["init_change"] == pytest.approx(1.0)
-    half_way = (start + painting) / 2
-    assert metrics.change_from_initial(half_way, start, painting)["init_change"] == pytest.approx(0.5)
+    assert metrics.change_from_initial(judge, start, start, painting) == {"init_change": 0.0, "init_rms": 0.0}
+    assert metrics.change_from_initial(judge, painting, start, painting)["init_change"] == pytest.approx(1.0)
+    half_way = metrics.change_from_initial(judge, (start + painting) / 2, start, painting)
+    assert 0.0 < half_way["init_change"] < 1.0
+    assert half_way["init_rms"] == pytest.approx(np.sqrt(np.mean((painting - start) ** 2)) / 2)
 
 
 def sidecar(content: float, style: float, tv: float, end=(1.0, 1.0, 0.0)) -> dict:
