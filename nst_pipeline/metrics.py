@@ -6,16 +6,21 @@ a second opinion, the bundled EfficientNet-Lite0) at a fixed judge height, plus 
 measures (SSIM, a colour-distribution distance). Pure functions: paths/arrays in, numbers out.
 
 Why the style distance is a *centred* Gram distance averaged over layers (bench/validate_yardstick.py
-has the numbers): at 128 px, chelsea x starry night, the mean relative distance of plain (uncentred)
-Gram matrices ranked the style_layers=3 run (the painting's palette on the photo) closer to the
-painting than the style_layers=4..6 runs (its swirls and stars), 0.244 vs 0.343 - the opposite of
-what the pictures show. The uncentred Gram of relu1_1/relu2_1 is dominated by the mean activation,
-i.e. by the average colour; centring (a covariance) leaves the texture and fixes the order.
+has the numbers; 128 px, 100 L-BFGS iterations, chelsea x starry night, bundled VGG19): the mean
+relative distance of plain (uncentred) Gram matrices ranked the style_layers=3 run (the painting's
+palette on the photo) closer to the painting than the style_layers=4..6 runs (its swirls and stars),
+0.244 vs 0.343 - the opposite of what the pictures show. The uncentred Gram of relu1_1..relu3_1 is
+dominated by the mean activation, i.e. by the average colour, which the 3-layer run matches and the
+6-layer run (pink/green) does not. Centring (a covariance) leaves the texture: 0.482 vs 0.435, and
+the style-weight and 256 px sweeps rank as seen too. The palette is measured on its own
+(palette_distance), so "took the palette, not the texture" shows as low palette, high style distance.
 
 Resolution matters more than any normalisation: Gram statistics are not scale invariant, and a
-result enlarged for the judge (blurred) reads as far from the painting at every layer. Judge every
-run of a comparison at one height no larger than the smallest run's height (`judge_upsampled` says
-when that was not so).
+result enlarged for the judge (blurred) reads as far from the painting at every layer (128 px runs
+judged at 256 px invert the ranking). Judge every run of a comparison at one height no larger than
+the smallest run's height (`judge_upsampled` says when that was not so). Even downscaled, runs made
+at different heights are not comparable to better than ~0.15 (a 256 px run judged at 128 px reads
+0.58, its 128 px twin 0.435): compare runs of one height.
 """
 
 from __future__ import annotations
@@ -49,9 +54,25 @@ EFFNET_STYLE_LAYERS = (1, 2, 3, 4, 5)
 # Wang, Bovik, Sheikh & Simoncelli (2004) SSIM: 11x11 Gaussian window, sigma 1.5, population
 # statistics - skimage's documented settings to match the paper.
 SSIM_SETTINGS = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False, "data_range": 1.0}
+# How far two runs differ by chance, per metric (the largest standard deviation over 3 gaussian-init
+# seeds at style layers 6 and at 3, and over content init at 1 vs 2 threads - float summation order is
+# content init's only chance; its seed changes nothing): bench/validate_yardstick.py at 128 px, 100
+# L-BFGS iterations. Three samples each: a scale to compare effects against, not a precise figure.
+NOISE_SCALE = {
+    "content_ssim": 0.0062,
+    "content_distance": 0.0090,
+    "style_distance": 0.0066,
+    "style_distance_effnet": 0.0037,
+    "palette_distance": 0.096,
+    "init_change": 0.0084,
+    # pairwise perceptual distance between two such runs: content init (threads) 0.14; noise inits
+    # 0.8-1.0, as far apart as style layers 3 vs 6 (0.80): their layouts differ, so pairwise
+    # distances cannot tell noise-init outputs apart - compare their per-run metrics instead.
+    "pairwise_perceptual_content_init": 0.14,
+}
 # Sliced Wasserstein: directions spread evenly over the sphere (Fibonacci lattice, deterministic),
-# and quantiles at evenly spaced probabilities. 64 x 256 keeps the estimate's spread across direction
-# sets below 1% of the value (checked in tests) at ~10 ms for a 128 px image.
+# and quantiles at evenly spaced probabilities. With 64 x 256 a pure shift reads |shift|/2 to within
+# 1% in every direction tested (tests), at ~10 ms for a 128 px image.
 PALETTE_DIRECTIONS = 64
 PALETTE_QUANTILES = 256
 

@@ -129,12 +129,12 @@ def test_a_colour_shift_moves_the_palette_distance(judge):
     assert metrics.ssim_luminance(warmer, rgb) > 0.9  # the structure (luminance) is all there
 
 
-def test_sliced_wasserstein_of_a_shifted_cloud_is_half_the_shift():
+@pytest.mark.parametrize("shift", [(6.0, -3.0, 2.0), (7.0, 0.0, 0.0), (0.0, 0.0, 7.0), (0.0, 4.2, -5.6)])
+def test_sliced_wasserstein_of_a_shifted_cloud_is_half_the_shift(shift):
     """Known answer: for a shift v, every projection shifts by u.v, and for u uniform on the sphere
-    E|u.v| = |v|/2 (Archimedes: u.v/|v| is uniform on [-1, 1])."""
+    E|u.v| = |v|/2 (Archimedes: u.v/|v| is uniform on [-1, 1]). All shifts here have |v| = 7."""
     points = np.random.default_rng(1).normal(size=(5000, 3)) * (20.0, 8.0, 8.0)
-    shift = np.array([6.0, -3.0, 2.0])  # |v| = 7
-    assert metrics.sliced_wasserstein(points + shift, points) == pytest.approx(3.5, rel=0.01)
+    assert metrics.sliced_wasserstein(points + np.array(shift), points) == pytest.approx(3.5, rel=0.01)
 
 
 # ---------------------------------------------------------------- symmetry, scale, position
