@@ -1,0 +1,249 @@
+"""The yardstick (nst_pipeline/metrics.py) on synthetic images whose answers are known beforehand."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from scipy.ndimage import gaussian_filter
+
+from nst_pipeline import metrics
+
+HEIGHT = 64  # judge height in tests: small (fast), and the test images' own height (no resizing)
+
+
+@pytest.fixture(scope="module")
+def judge():
+    return metrics.load_judge("vgg19", HEIGHT)
+
+
+@pytest.fixture(scope="module")
+def second_judge():
+    return metrics.load_judge("efficientnet_lite0", HEIGHT)
+
+
+def scene(height: int = HEIGHT, width: int = 96) -> np.ndarray:
+    """A deterministic picture with structure: coloured gradients, diagonal stripes and a disk."""
+    y, x = np.mgrid[0:height, 0:width] / height
+    rgb = np.stack([0.2 + 0.6 * x / x.max(), 0.3 + 0.4 * y, 0.5 + 0.3 * np.sin(12 * (x + y))], axis=-1)
+    disk = (x - 0.7) ** 2 + (y - 0.5) ** 2 < 0.06
+    rgb[disk] = (0.9, 0.8, 0.1)
+    return np.clip(rgb, 0.0, 1.0)
+
+
+def shuffled(rgb: np.ndarray) -> np.ndarray:
+    """The same pixels (the same palette) at random places: no structure left."""
+    flat = rgb.reshape(-1, 3)
+    return flat[np.random.default_rng(0).permutation(len(flat))].reshape(rgb.shape)
+
+
+def blurred(rgb: np.ndarray, sigma: float = 2.0) -> np.ndarray:
+    return gaussian_filter(rgb, sigma=(sigma, sigma, 0), mode="nearest")
+
+
+def save(tmp_path, name: str, rgb: np.ndarray):
+    path = tmp_path / f"{name}.png"
+    Image.fromarray((np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)).save(path)
+    return path
+
+
+def quantised(rgb: np.ndarray) -> np.ndarray:
+    """What saving as 8-bit PNG and reading back gives: lets path-based results compare exactly."""
+    return (np.clip(rgb, 0, 1) * 255).round() / 255
+
+
+# ---------------------------------------------------------------- identical images
+
+
+def test_identical_images_are_at_distance_zero(judge, second_judge):
+    rgb = scene()
+    assert metrics.ssim_luminance(rgb, rgb) == pytest.approx(1.0)
+    assert metrics.palette_distance(rgb, rgb, HEIGHT) == pytest.approx(0.0, abs=1e-9)
+    assert metrics.perceptual_distance(judge, rgb, rgb) == pytest.approx(0.0, abs=1e-12)
+    assert metrics.content_distance(judge, rgb, rgb) == pytest.approx(0.0, abs=1e-12)
+    for per_layer in (metrics.style_distances(judge, rgb, rgb), metrics.style_distances(second_judge, rgb, rgb)):
+        assert set(per_layer.values()) == {0.0}
+
+
+def test_measure_of_the_content_image_itself(tmp_path, judge, second_judge):
+    """A 'run' that returned its content unchanged: fidelity perfect, no change from a content start."""
+    photo, painting = save(tmp_path, "photo", scene()), save(tmp_path, "painting", shuffled(blurred(scene(), 4)))
+    row = metrics.measure(
+        photo, photo, painting, quantised(scene()), judge=judge, second_judge=second_judge, record=None
+    )
+    assert row["content_ssim"] == pytest.approx(1.0)
+    assert row["content_distance"] == 0.0
+    assert row["init_change"] == 0.0 and row["init_rms"] == 0.0
+    assert row["style_distance"] > 0.1 and row["palette_distance"] > 0
+    assert row["judge_height"] == HEIGHT and row["judge_upsampled"] is False
+    assert set(k for k in row if k.startswith("style_distance.")) == {
+        "style_distance.relu1_1",
+        "style_distance.relu2_1",
+        "style_distance.relu3_1",
+        "style_distance.relu4_1",
+        "style_distance.relu5_1",
+    }
+    assert len([k for k in row if k.startswith("style_distance_effnet.")]) == len(metrics.EFFNET_STYLE_LAYERS)
+    json.dumps(row, allow_nan=False)  # JSON-able, and no NaN where every input was given
+
+
+# ---------------------------------------------------------------- shuffled, blurred, colour-shifted
+
+
+def test_a_pixel_shuffle_keeps_the_palette_but_loses_structure_and_texture(judge):
+    rgb = scene()
+    mixed = shuffled(rgb)
+    assert metrics.palette_distance(mixed, rgb, HEIGHT) == pytest.approx(0.0, abs=1e-9)  # the very same pixels
+    assert metrics.ssim_luminance(mixed, rgb) < 0.2  # nothing of the structure left
+    texture = metrics.style_distances(judge, mixed, rgb)
+    assert min(texture.values()) > 0.1  # pixel noise is not the scene's texture, at any depth
+    assert metrics.perceptual_distance(judge, mixed, rgb) > 0.3
+
+
+def test_more_blur_is_farther_and_a_blur_is_nearer_than_a_shuffle(judge):
+    rgb = scene()
+    sigmas = (0.5, 1.0, 2.0, 4.0)
+    ssims = [metrics.ssim_luminance(blurred(rgb, s), rgb) for s in sigmas]
+    assert 0.5 < ssims[-1] and ssims[0] < 1.0  # the structure stays, the detail goes
+    assert ssims == sorted(ssims, reverse=True)
+    textures = [metrics.style_distances(judge, blurred(rgb, s), rgb) for s in sigmas]
+    for layer in judge.layer_names:
+        by_sigma = [t[layer] for t in textures]
+        assert by_sigma == sorted(by_sigma) and by_sigma[0] > 0, layer
+    mixed = shuffled(rgb)
+    assert min(ssims) > metrics.ssim_luminance(mixed, rgb)
+    assert metrics.perceptual_distance(judge, blurred(rgb), rgb) < metrics.perceptual_distance(judge, mixed, rgb)
+    shuffled_texture = metrics.style_distances(judge, mixed, rgb)
+    assert all(textures[2][layer] < shuffled_texture[layer] for layer in judge.layer_names)
+
+
+def test_a_colour_shift_moves_the_palette_distance(judge):
+    rgb = scene()
+    warmer = np.clip(rgb + np.array([0.15, 0.0, -0.15]), 0, 1)
+    assert metrics.palette_distance(warmer, rgb, HEIGHT) > 5.0  # Lab units; ~2 is a just-noticeable difference
+    assert metrics.palette_distance(warmer, rgb, HEIGHT) > 3 * metrics.palette_distance(blurred(rgb), rgb, HEIGHT)
+    assert metrics.ssim_luminance(warmer, rgb) > 0.9  # the structure (luminance) is all there
+
+
+@pytest.mark.parametrize("shift", [(6.0, -3.0, 2.0), (7.0, 0.0, 0.0), (0.0, 0.0, 7.0), (0.0, 4.2, -5.6)])
+def test_sliced_wasserstein_of_a_shifted_cloud_is_half_the_shift(shift):
+    """Known answer: for a shift v, every projection shifts by u.v, and for u uniform on the sphere
+    E|u.v| = |v|/2 (Archimedes: u.v/|v| is uniform on [-1, 1]). All shifts here have |v| = 7."""
+    points = np.random.default_rng(1).normal(size=(5000, 3)) * (20.0, 8.0, 8.0)
+    assert metrics.sliced_wasserstein(points + np.array(shift), points) == pytest.approx(3.5, rel=0.01)
+
+
+# ---------------------------------------------------------------- symmetry, scale, position
+
+
+def test_distances_between_outputs_are_symmetric(judge):
+    a, b = scene(), blurred(shuffled(scene()), 1.0)
+    assert metrics.perceptual_distance(judge, a, b) == pytest.approx(metrics.perceptual_distance(judge, b, a))
+    assert metrics.ssim_luminance(a, b) == pytest.approx(metrics.ssim_luminance(b, a))
+    assert metrics.palette_distance(a, b, HEIGHT) == pytest.approx(metrics.palette_distance(b, a, HEIGHT))
+
+
+def test_gram_distance_known_answers():
+    features = torch.rand(1, 8, 6, 7, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    # the same features, scaled: both Grams scale by k^2, the distance cancels it (any weights' gain)
+    assert metrics.gram_distance(5 * features, 5 * features) == 0.0
+    # one side doubled: |4 G - G| / |G| = 3
+    assert metrics.gram_distance(2 * features, features, centred=False) == pytest.approx(3.0)
+    assert metrics.gram_distance(2 * features, features, centred=True) == pytest.approx(3.0)
+    # positions shuffled: a texture statistic does not know where things are
+    permuted = features.flatten(2)[..., torch.randperm(42, generator=torch.Generator().manual_seed(1))]
+    assert metrics.gram_distance(permuted.view_as(features), features) == pytest.approx(0.0, abs=1e-12)
+    # a constant added to every channel (a mean activation, e.g. a colour cast): centred ignores it
+    offset = features + torch.linspace(0.5, 2.0, 8, dtype=torch.float64).view(1, 8, 1, 1)
+    assert metrics.gram_distance(offset, features, centred=True) == pytest.approx(0.0, abs=1e-12)
+    assert metrics.gram_distance(offset, features, centred=False) > 1.0
+
+
+def test_the_judge_ignores_which_network_made_the_run(tmp_path, judge):
+    """measure() reads pixels only: the same image with sidecars of different backbones and weights
+    measures the same (only the loss shares, which come from the sidecar, may differ)."""
+    photo, painting = save(tmp_path, "photo", scene()), save(tmp_path, "painting", shuffled(scene()))
+    rows = []
+    for model, weights, gain in (("vgg19", "bundled", 1.0), ("efficientnet_lite0", "bundled", 56.6)):
+        record = sidecar(content=1.0, style=2.0, tv=3.0) | {"weights": {"feature_gain": gain}}
+        record["parameters"] |= {"model": model, "weights": weights}
+        rows.append(metrics.measure(photo, photo, painting, judge=judge, record=record))
+    assert rows[0] == rows[1]
+
+
+# ---------------------------------------------------------------- start image, loss shares
+
+
+@pytest.mark.parametrize("method", ["content", "style", "gaussian", "uniform"])
+def test_initial_image_is_what_the_engine_starts_from(method, content_image, style_image):
+    from nst import images
+    from nst.api import _initial_image  # private on purpose: this test guards the mirror
+
+    record = {"parameters": {"init_method": method, "seed": 3}, "size": {"width": 48, "height": 32}}
+    content = images.to_tensor(images.open_rgb(content_image, "content"), (48, 32))
+    expected = images.to_rgb_uint8(_initial_image(method, content, images.open_rgb(style_image, "s"), 3))
+    rebuilt = metrics.initial_image(record, content_image, style_image)
+    assert rebuilt.shape == (32, 48, 3)
+    np.testing.assert_array_equal((rebuilt * 255).round().astype(np.uint8), expected.numpy())
+
+
+def test_change_from_initial_is_zero_at_the_start_and_one_at_the_style(judge):
+    start, painting = scene(), shuffled(blurred(scene(), 3))
+    assert metrics.change_from_initial(judge, start, start, painting) == {"init_change": 0.0, "init_rms": 0.0}
+    assert metrics.change_from_initial(judge, painting, start, painting)["init_change"] == pytest.approx(1.0)
+    half_way = metrics.change_from_initial(judge, (start + painting) / 2, start, painting)
+    assert 0.0 < half_way["init_change"] < 1.0
+    assert half_way["init_rms"] == pytest.approx(np.sqrt(np.mean((painting - start) ** 2)) / 2)
+
+
+def sidecar(content: float, style: float, tv: float, end=(1.0, 1.0, 0.0)) -> dict:
+    """A minimal sidecar: classic weights (content 1e5, style 3e4, tv 1) and two loss records."""
+    return {
+        "parameters": {"content_weight": 1e5, "style_weight": 3e4, "tv_weight": 1.0},
+        "loss_history": [{"content": content, "style": style, "tv": tv}, {"content": 9.0, "style": 9.0, "tv": 9.0}],
+        "final_losses": dict(zip(("content", "style", "tv"), end)),
+    }
+
+
+def test_loss_shares_known_answer():
+    # start: 1e5*0 = 0, 3e4*2 = 6e4, 1*6e4 = 6e4 -> 0, 1/2, 1/2; end: 1e5, 3e4, 0 -> 10/13, 3/13, 0
+    shares = metrics.loss_shares(sidecar(content=0.0, style=2.0, tv=6e4))
+    assert shares == pytest.approx(
+        {
+            "share_start_content": 0.0,
+            "share_start_style": 0.5,
+            "share_start_tv": 0.5,
+            "share_end_content": 10 / 13,
+            "share_end_style": 3 / 13,
+            "share_end_tv": 0.0,
+        }
+    )
+
+
+@pytest.mark.parametrize("losses", [(1.0, 2.0, 3.0), (1e-9, 5e7, 0.5), (3.0, 0.0, 0.0)])
+def test_loss_shares_sum_to_one(losses):
+    shares = metrics.loss_shares(sidecar(*losses, end=losses[::-1]))
+    for when in ("start", "end"):
+        assert sum(shares[f"share_{when}_{t}"] for t in ("content", "style", "tv")) == pytest.approx(1.0)
+
+
+def test_loss_shares_of_a_zero_total_are_nan():
+    shares = metrics.loss_shares(sidecar(0.0, 0.0, 0.0))
+    assert all(math.isnan(shares[f"share_start_{t}"]) for t in ("content", "style", "tv"))
+
+
+# ---------------------------------------------------------------- pairs
+
+
+def test_pairwise_distances_cover_every_pair_once(tmp_path, judge):
+    paths = [save(tmp_path, n, rgb) for n, rgb in (("a", scene()), ("b", scene()), ("c", shuffled(scene())))]
+    rows = metrics.pairwise_distances(paths, judge)
+    assert [(r["a"], r["b"]) for r in rows] == [("a.png", "b.png"), ("a.png", "c.png"), ("b.png", "c.png")]
+    assert rows[0]["perceptual"] == 0.0 and rows[0]["ssim"] == pytest.approx(1.0) and rows[0]["palette"] == 0.0
+    assert 0.3 < rows[1]["perceptual"] <= 2.0  # bounded: non-negative unit vectors are <= sqrt(2) apart
+    numbers = ("perceptual", "ssim", "palette")
+    assert [rows[1][k] for k in numbers] == [rows[2][k] for k in numbers]  # a and b are the same picture
