@@ -32,16 +32,12 @@ class Stage:
 
 
 @dataclass
-class RunSetup:
-    """Network, weights and images of a run, loaded once."""
+class RunImages:
+    """A run's content and style images, and what it makes of them at any height (no network)."""
 
     params: dict
-    backbone: Backbone
-    weights: WeightsIdentity
-    extractor: FeatureExtractor
     content_image: Image.Image
     style_images: list[Image.Image]
-    device: torch.device
     color_transforms: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per style: (A, b)
 
     def content_at(self, height: int) -> torch.Tensor:
@@ -60,8 +56,48 @@ class RunSetup:
             for style, (matrix, offset) in zip(styles, self.color_transforms)
         ]
 
+    def initial_image(self, content: torch.Tensor) -> torch.Tensor:
+        """The run's starting image at the size of `content` (the first stage's content image)."""
+        height, width = content.shape[2:]
+        styles = self._matched([images.to_tensor(s, (width, height)) for s in self.style_images])
+        weights = self.params["style_blend_weights"]
+        style = styles[0] if weights is None else sum(w * s for w, s in zip(weights, styles))
+        return images.initial_image(
+            self.params["init_method"], content, style, self.params["seed"], self.params["noise_units"]
+        )
+
+    def first_stage_height(self) -> int:
+        return [*self.params["stage_heights"], self.params["height"]][0]
+
+
+def load_images(params: dict, content_path: Path, style_paths: list[Path]) -> RunImages:
+    """Open a run's images; with colour_control "histogram", fit each style's colour transform to
+    the content at the final size (`params`: check_run()'s resolved dict)."""
+    run_images = RunImages(
+        params, images.open_rgb(content_path, "content"), [images.open_rgb(path, "style") for path in style_paths]
+    )
+    if params["color_control"] == "histogram":
+        content_rgb = color.to_unit_rgb(run_images.content_at(params["height"]))
+        run_images.color_transforms = [
+            color.fit_color_transform(color.to_unit_rgb(style), content_rgb)
+            for style in run_images.styles_at(params["height"])
+        ]
+    return run_images
+
+
+@dataclass
+class RunSetup:
+    """Network, weights and images of a run, loaded once."""
+
+    params: dict
+    backbone: Backbone
+    weights: WeightsIdentity
+    extractor: FeatureExtractor
+    images: RunImages
+    device: torch.device
+
     def stage(self, height: int) -> Stage:
-        content, styles = self.content_at(height), self.styles_at(height)
+        content, styles = self.images.content_at(height), self.images.styles_at(height)
         params = self.params
         objective = build_objective(
             self.extractor,
@@ -75,14 +111,7 @@ class RunSetup:
         return Stage(height, (content.shape[3], content.shape[2]), content, styles, objective)
 
     def initial_image(self, stage: Stage) -> torch.Tensor:
-        """The run's starting image at the first stage's size."""
-        width, height = stage.size
-        styles = self._matched([images.to_tensor(s, (width, height)) for s in self.style_images])
-        weights = self.params["style_blend_weights"]
-        style = styles[0] if weights is None else sum(w * s for w, s in zip(weights, styles))
-        return images.initial_image(
-            self.params["init_method"], stage.content, style, self.params["seed"], self.params["noise_units"]
-        )
+        return self.images.initial_image(stage.content)
 
 
 def build_run(params: dict, content_path: Path, style_paths: list[Path], device: torch.device) -> RunSetup:
@@ -93,22 +122,7 @@ def build_run(params: dict, content_path: Path, style_paths: list[Path], device:
     extractor = FeatureExtractor(
         backbone, network, layers, gain=weights_id.feature_gain, bf16=params["precision"] == "bf16"
     ).to(device)
-    setup = RunSetup(
-        params,
-        backbone,
-        weights_id,
-        extractor,
-        images.open_rgb(content_path, "content"),
-        [images.open_rgb(path, "style") for path in style_paths],
-        device,
-    )
-    if params["color_control"] == "histogram":
-        content_rgb = color.to_unit_rgb(setup.content_at(params["height"]))
-        setup.color_transforms = [
-            color.fit_color_transform(color.to_unit_rgb(style), content_rgb)
-            for style in setup.styles_at(params["height"])
-        ]
-    return setup
+    return RunSetup(params, backbone, weights_id, extractor, load_images(params, content_path, style_paths), device)
 
 
 def upsample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

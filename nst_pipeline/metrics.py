@@ -230,23 +230,18 @@ def palette_distance(rgb: np.ndarray, style_rgb: np.ndarray, height: int = JUDGE
 # ---------------------------------------------------------------- the run's start and its losses
 
 
-def initial_image(record: dict, content: Path, style: Path) -> np.ndarray:
-    """The image a run started from, rebuilt from its sidecar as (H, W, 3) RGB, clamped to [0, 1]
-    (what the start would look like saved). Mirrors nst.api's initialisation (a test checks it)."""
-    params = record["parameters"]
-    size = (record["size"]["width"], record["size"]["height"])
-    shape = (1, 3, size[1], size[0])
-    generator = torch.Generator().manual_seed(params["seed"])
-    method = params["init_method"]
-    if method == "content":
-        tensor = images.to_tensor(images.open_rgb(content, "content"), size)
-    elif method == "style":
-        tensor = images.to_tensor(images.open_rgb(style, "style"), size)
-    elif method == "gaussian":
-        tensor = torch.randn(shape, generator=generator)
-    else:
-        tensor = torch.rand(shape, generator=generator) * 2.0 - 1.0
-    return images.to_rgb_uint8(tensor).numpy().astype(np.float64) / 255.0
+def initial_image(record: dict, content: Path, style: Path | list[Path]) -> np.ndarray:
+    """The image a run started from, as (H, W, 3) RGB clamped to [0, 1] (what the start would look
+    like saved), made by the engine itself (nst.setup.load_images) from the sidecar's parameters, at
+    the run's first stage's size. No network is loaded."""
+    from nst.naming import extra_defaults
+    from nst.params import style_paths
+    from nst.setup import load_images
+
+    params = extra_defaults() | record["parameters"]  # sidecars from before later parameters existed
+    run_images = load_images(params, Path(content), style_paths(style))
+    start = run_images.initial_image(run_images.content_at(run_images.first_stage_height()))
+    return images.to_rgb_uint8(start).numpy().astype(np.float64) / 255.0
 
 
 def _rms(difference: np.ndarray) -> float:

@@ -170,11 +170,11 @@ def test_luminance_keeps_the_contents_colours(tmp_path):
 
 def test_histogram_matches_the_style_to_the_contents_colours():
     params = nst.check_run(CONTENT, STYLE, weights="bundled", height=H, color_control="histogram")
-    from nst.setup import build_run
+    from nst.setup import load_images
 
-    setup = build_run(params, images.Path(CONTENT), [images.Path(STYLE)], torch.device("cpu"))
-    content_mean, content_cov = color.color_statistics(color.to_unit_rgb(setup.content_at(H)))
-    style_mean, style_cov = color.color_statistics(color.to_unit_rgb(setup.styles_at(H)[0]))
+    run_images = load_images(params, images.Path(CONTENT), [images.Path(STYLE)])
+    content_mean, content_cov = color.color_statistics(color.to_unit_rgb(run_images.content_at(H)))
+    style_mean, style_cov = color.color_statistics(color.to_unit_rgb(run_images.styles_at(H)[0]))
     assert torch.allclose(style_mean, content_mean, atol=0.02)
     assert torch.allclose(style_cov, content_cov, atol=0.2 * content_cov.abs().max().item())
 
