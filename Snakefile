@@ -21,6 +21,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/stylize.smk"
+include: "workflow/rules/measure.smk"
 include: "workflow/rules/grids.smk"
 include: "workflow/rules/report.smk"
 

@@ -9,7 +9,7 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
-from nst_pipeline.outcome import RunOutcome
+from nst_pipeline.outcome import RunOutcome, value_text
 
 LOSS_KINDS = ("total", "content", "style", "tv")
 
@@ -68,3 +68,59 @@ def _style_axes(ax, kind: str) -> None:
         ax.yaxis.set_minor_formatter(NullFormatter())
     else:
         ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))
+
+
+# the yardstick's numbers the report plots against the varied value (nst_pipeline.metrics)
+PLOTTED_METRICS = (
+    ("content_ssim", "content SSIM (1 = photo)"),
+    ("style_distance", "style distance (0 = painting)"),
+    ("style_distance_effnet", "style dist., EfficientNet"),
+    ("palette_distance", "palette ΔE (0 = painting)"),
+    ("init_change", "change from start (0 = stayed)"),
+)
+
+
+def metrics_png(
+    runs: list[RunOutcome], measured: dict[str, dict], margins: dict[str, float], title: str
+) -> bytes | None:
+    """Each yardstick metric against the varied value (categories in grid order), one line per grid
+    row (sweep); error bars: the noise margin a difference must exceed (nst_pipeline.findings).
+    None when no run of `runs` was measured."""
+    runs = [run for run in runs if run.run in measured]
+    if not runs:
+        return None
+    labels = list(dict.fromkeys(_tick(run) for run in runs))
+    fig = Figure(figsize=(13.6, 3.0), dpi=100)
+    axes = fig.subplots(1, len(PLOTTED_METRICS))
+    for row_index, row in enumerate(sorted({run.row for run in runs})):
+        in_row = [run for run in runs if run.row == row]
+        xs = [labels.index(_tick(run)) for run in in_row]
+        for ax, (key, _) in zip(axes, PLOTTED_METRICS):
+            ys = [measured[run.run]["metrics"].get(key, float("nan")) for run in in_row]
+            ys = [float("nan") if y is None else y for y in ys]
+            ax.errorbar(
+                xs,
+                ys,
+                yerr=margins.get(key, 0.0),
+                marker="o",
+                markersize=4,
+                capsize=3,
+                linewidth=1.3,
+                color=matplotlib.colormaps["tab10"](row_index % 10),
+                label=f"row {row + 1}",
+            )
+    for ax, (_, name) in zip(axes, PLOTTED_METRICS):
+        ax.set_title(name, fontsize=9.5)
+        ax.set_xticks(range(len(labels)), labels, fontsize=8, rotation=30)
+        ax.tick_params(axis="y", labelsize=8)
+        ax.grid(True, alpha=0.3)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def _tick(run: RunOutcome) -> str:
+    """The varied value(s) of a run, as the x tick."""
+    return " / ".join(value_text(v) for v in run.varied_values.values()) or run.display_label

@@ -43,3 +43,32 @@ def grid_log(experiment: str, pair: str) -> str:
 
 REPORT = f"{RESULTS}/report.html"
 REPORT_LOG = f"{RESULTS}/logs/report.log"
+
+
+# ---- the yardstick (issue #8): measure jobs, the tables and verdicts the report job writes
+
+
+def run_metrics(run: str) -> str:
+    """One run's yardstick numbers (rule measure, nst_pipeline.measure)."""
+    return f"{RESULTS}/metrics/{run}.json"
+
+
+def measure_log(run: str) -> str:
+    return f"{RESULTS}/logs/measure/{run}.log"
+
+
+def measure_benchmark(run: str) -> str:
+    return f"{RESULTS}/benchmarks/measure/{run}.tsv"
+
+
+def pair_metrics(experiment: str, pair: str) -> str:
+    """Distances between every two runs of one experiment and pair (rule measure_pairs)."""
+    return f"{RESULTS}/metrics/pairs/{experiment}/{pair}.json"
+
+
+def pair_metrics_log(experiment: str, pair: str) -> str:
+    return f"{RESULTS}/logs/measure_pairs/{experiment}/{pair}.log"
+
+
+RUNS_TABLE = f"{RESULTS}/runs.tsv"  # one row per run: parameters, status, losses, metrics (README)
+FINDINGS = f"{RESULTS}/findings.json"  # a verdict per finding and pair, with its numbers (README)

@@ -15,6 +15,7 @@ from pathlib import Path
 from nst.api import RESULT_PARAMETERS, check_run
 from nst.errors import NSTInputError
 from nst.naming import run_id
+from nst_pipeline.findings import FindingError, validate_finding
 
 PAIR_SEPARATOR = "__"
 
@@ -39,6 +40,8 @@ class Experiment:
     pairs: list[str]
     # per pair: [{"run", "label", "row", "varied_values"}] in grid order
     runs: dict[str, list[dict]] = field(default_factory=dict)
+    # the seed study's findings this experiment checks (nst_pipeline.findings), `over` filled in
+    findings: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -151,4 +154,26 @@ def plan_experiments(config: dict, base_dir: Path) -> Plan:
                         {"run": run_name, "label": _label(varied_values), "row": row, "varied_values": varied_values}
                     )
         experiments[name] = experiment
+    _check_findings(config, experiments, runs)
     return Plan(runs, experiments)
+
+
+def _check_findings(config: dict, experiments: dict[str, Experiment], runs: dict[str, Run]) -> None:
+    """Each finding's check must be evaluable on its experiment's runs (after all are planned: a check
+    may compare with another experiment's run); ids unique. Fills in Experiment.findings."""
+    planned = {
+        name: {pair: [runs[entry["run"]].params for entry in entries] for pair, entries in experiment.runs.items()}
+        for name, experiment in experiments.items()
+    }
+    first_use: dict[str, str] = {}
+    for name, experiment in experiments.items():
+        for index, finding in enumerate(config["experiments"][name].get("findings") or []):
+            where = f"config experiments.{name}.findings[{index}]"
+            if finding["id"] in first_use:
+                raise ConfigError(f"{where}.id: {finding['id']!r} is used twice (also {first_use[finding['id']]})")
+            first_use[finding["id"]] = where
+            try:
+                checked = validate_finding(finding, experiment.varied, planned, name, set(config["experiments"]))
+            except FindingError as error:
+                raise ConfigError(f"{where}.{error}") from None
+            experiment.findings.append(checked)

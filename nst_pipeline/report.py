@@ -2,7 +2,9 @@
 scripts, no external references), rendered from templates/report.html.j2 with autoescaping on.
 
 This module builds the page's context from the runs' outcomes (nst_pipeline.outcome) and renders it;
-the sentences come from nst_pipeline.summary, the loss curves from nst_pipeline.figures.
+the sentences come from nst_pipeline.summary, the loss curves and metric plots from
+nst_pipeline.figures, the reproduction scorecard from nst_pipeline.scorecard (verdicts by
+nst_pipeline.findings). The report job also writes results/runs.tsv and results/findings.json.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from nst.images import atomic_write_bytes
-from nst_pipeline import paths
-from nst_pipeline.figures import loss_curves_png
+from nst_pipeline import findings, paths, scorecard
+from nst_pipeline.figures import loss_curves_png, metrics_png
 from nst_pipeline.grid import grid_png, grid_title
 from nst_pipeline.outcome import RunOutcome, load_outcomes
+from nst_pipeline.runs_table import write_runs_table
 from nst_pipeline.summary import distinct, format_g, summarize
 
 RANDOM_TEXT = (
@@ -53,6 +56,28 @@ TABLE_COLUMNS = (
     "peak MB",
     "status",
 )
+# yardstick columns of the all-runs table (after the run's own columns): (metrics key, header)
+METRIC_TABLE_COLUMNS = (
+    ("content_ssim", "content SSIM"),
+    ("style_distance", "style dist."),
+    ("style_distance_effnet", "style dist. (EffNet)"),
+    ("palette_distance", "palette ΔE"),
+    ("init_change", "init change"),
+    ("share_end_content", "content share (end)"),
+    ("share_end_style", "style share (end)"),
+)
+# the per-experiment metrics table: (metrics key, header, percent?)
+EXPERIMENT_METRIC_COLUMNS = (
+    ("content_ssim", "content SSIM", False),
+    ("content_distance", "content dist.", False),
+    ("style_distance", "style dist.", False),
+    ("style_distance_effnet", "style dist. (EffNet)", False),
+    ("palette_distance", "palette ΔE", False),
+    ("init_change", "init change", False),
+    ("share_start_content", "content share, start", True),
+    ("share_end_content", "content share, end", True),
+    ("share_end_style", "style share, end", True),
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +89,8 @@ class ExperimentResults:
     varied: list[str]
     runs: list[RunOutcome]  # its plan's entries, pair by pair, in grid order
     grids: dict[str, bytes | None] = field(default_factory=dict)  # pair -> comparison grid PNG
+    verdicts: list = field(default_factory=list)  # findings.Verdict of its findings, per pair
+    measured: dict = field(default_factory=dict)  # run -> its measure JSON (nst_pipeline.scorecard)
 
     @property
     def pairs(self) -> list[str]:
@@ -130,6 +157,37 @@ def _pair_context(experiment: ExperimentResults, pair: str) -> dict:
             "No comparison grid for this pair.",
         ),
         "curves": _image(curves, f"loss curves: {experiment.name}, {pair}", caption, "") if curves else None,
+        **_pair_metrics_context(experiment, pair, runs),
+    }
+
+
+def _percent(value) -> str:
+    return "—" if not isinstance(value, float) or value != value else f"{value * 100:.3g}%"
+
+
+def _pair_metrics_context(experiment: ExperimentResults, pair: str, runs: list[RunOutcome]) -> dict:
+    """The yardstick's table and plot for one experiment and pair (empty without measured runs)."""
+    measured = {run.run: experiment.measured[run.run] for run in runs if run.run in experiment.measured}
+    if not measured:
+        return {"metrics_table": None, "metrics_plot": None}
+    rows = []
+    for run in runs:
+        values = (measured.get(run.run) or {}).get("metrics") or {}
+        fit = findings.convergence(run.record) if run.finished else None
+        cells = [
+            _percent(values.get(key)) if pct else format_g(values.get(key)) for key, _, pct in EXPERIMENT_METRIC_COLUMNS
+        ]
+        converged = "—" if fit is None else ("yes" if fit.converged else "no") + f" ({_percent(fit.fall)})"
+        rows.append({"label": run.display_label, "cells": cells, "converged": converged, "status": run.status})
+    margins = {key: findings.margin(key) for key in findings.RUN_METRICS}
+    plot = metrics_png(runs, measured, margins, f"{experiment.name} — {pair.replace('__', ' × ')}: yardstick")
+    caption = (
+        "The yardstick against the varied value, one line per grid row; error bars: the noise margin "
+        "(3 × the chance spread) a difference must exceed to count."
+    )
+    return {
+        "metrics_table": {"columns": [header for _, header, _ in EXPERIMENT_METRIC_COLUMNS], "rows": rows},
+        "metrics_plot": _image(plot, f"metrics: {experiment.name}, {pair}", caption, "") if plot else None,
     }
 
 
@@ -142,6 +200,7 @@ def _experiment_context(experiment: ExperimentResults) -> dict:
         "claim": experiment.claim,
         "varied": [str(v) for v in experiment.varied],
         "sentences": summarize(experiment.runs),
+        "verdicts": [{"id": v.id, "verdict": v.verdict, "reason": v.reason} for v in experiment.verdicts],
         "pairs": [_pair_context(experiment, pair) for pair in experiment.pairs],
     }
 
@@ -173,14 +232,67 @@ def _header_context(entries: list[RunOutcome], n_experiments: int) -> dict:
 def page_context(experiments: list[ExperimentResults], title: str) -> dict:
     """Everything report.html.j2 shows."""
     entries = [run for experiment in experiments for run in experiment.runs]
+    measured = {run: payload for experiment in experiments for run, payload in experiment.measured.items()}
     return {
         "title": title,
         **_header_context(entries, len(experiments)),
+        "scorecard": _scorecard_context(experiments, measured),
         "experiments": [_experiment_context(experiment) for experiment in experiments],
         "table_columns": TABLE_COLUMNS,
+        "metric_columns": METRIC_TABLE_COLUMNS,
+        "measured": measured,
         "table_runs": entries,
         "failures": [run for run in entries if run.status != "ok"],
     }
+
+
+def _scorecard_context(experiments: list[ExperimentResults], measured: dict) -> dict:
+    """The reproduction scorecard: one row per finding and pair, and what limits the verdicts."""
+    rows = [
+        {
+            "id": v.id,
+            "experiment": v.experiment,
+            "anchor": _anchor(v.experiment),
+            "pair": v.pair.replace("__", " × "),
+            "statement": v.statement,
+            "source": v.source,
+            "caveat": v.caveat,
+            "numbers": scorecard.numbers_text(v),
+            "shares": scorecard.shares_text(v, measured),
+            "verdict": v.verdict,
+            "reason": v.reason,
+            "check_says": v.check_says,
+        }
+        for experiment in experiments
+        for v in experiment.verdicts
+    ]
+    counts = {state: sum(row["verdict"] == state for row in rows) for state in findings.VERDICTS}
+    return {"rows": rows, "counts": counts, "notes": _scorecard_notes(rows, measured)}
+
+
+def _scorecard_notes(rows: list[dict], measured: dict) -> list[str]:
+    """What keeps verdicts from being decided here, from the data (e.g. the demo's short runs)."""
+    notes = []
+    unconverged = sum("had not converged" in row["reason"] for row in rows if row["verdict"] == "inconclusive")
+    if unconverged:
+        notes.append(
+            f"{unconverged} verdict{_plural(unconverged)} inconclusive because runs had not converged (total loss "
+            f"still falling by {findings.CONVERGED_FALL:.0%} or more over the last "
+            f"{findings.CONVERGENCE_TAIL:.0%} of the iterations): a small-scale run such as the demo cannot "
+            "decide them; the reference config (400 px, 1000 iterations) can."
+        )
+    random = sum("RANDOM" in row["reason"] for row in rows)
+    if random:
+        notes.append(f"{random} verdict{_plural(random)} inconclusive because runs used RANDOM weights.")
+    heights = scorecard.judge_heights(measured)
+    from nst_pipeline.metrics import JUDGE_HEIGHT
+
+    if heights and min(heights) < JUDGE_HEIGHT:
+        notes.append(
+            f"Judged at {min(heights)} px, below the {JUDGE_HEIGHT} px at which the noise scale was measured "
+            "(bench/validate_yardstick.py): the margins are a guide, not a calibration, at this size."
+        )
+    return notes
 
 
 def _environment() -> Environment:
@@ -206,14 +318,23 @@ def build_report(experiments: list[ExperimentResults], out: Path, title: str = "
     atomic_write_bytes(Path(out), render_report(experiments, title).encode("utf-8"))
 
 
-def write_report(plan: dict, out: Path, title: str) -> None:
+def write_report(plan: dict, out: Path, title: str, table: Path | None = None, verdicts: Path | None = None) -> None:
     """The HTML report from whatever is on disk (each run's files read once). A pair whose grid the
-    pipeline has not made (because a run failed) gets one drawn here, with the failed runs' tiles marked."""
+    pipeline has not made (because a run failed) gets one drawn here, with the failed runs' tiles marked.
+    `table`, `verdicts`: where to write runs.tsv and findings.json too (the make_report rule's outputs)."""
     seen: dict[str, RunOutcome] = {}
     outcomes = {
         name: {pair: load_outcomes(name, pair, experiment["runs"][pair], seen) for pair in experiment["pairs"]}
         for name, experiment in plan.items()
     }
+    measured = scorecard.load_metrics(seen)
+    evaluated = scorecard.evaluate_plan(plan, outcomes, measured)
+    if table is not None:
+        write_runs_table(
+            [run for pairs in outcomes.values() for runs in pairs.values() for run in runs], measured, table
+        )
+    if verdicts is not None:
+        scorecard.write_findings(evaluated, measured, verdicts)
     experiments = [
         ExperimentResults(
             name=name,
@@ -221,6 +342,10 @@ def write_report(plan: dict, out: Path, title: str) -> None:
             varied=list(experiment["varied"]),
             runs=[run for pair in experiment["pairs"] for run in outcomes[name][pair]],
             grids={pair: _grid_for_report(name, pair, outcomes[name][pair], seen) for pair in experiment["pairs"]},
+            verdicts=[v for v in evaluated if v.experiment == name],
+            measured={
+                run.run: measured[run.run] for pairs in outcomes[name].values() for run in pairs if run.run in measured
+            },
         )
         for name, experiment in plan.items()
     ]

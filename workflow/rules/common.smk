@@ -7,6 +7,7 @@ sys.path.insert(0, workflow.basedir)  # this workflow's own nst and nst_pipeline
 
 from nst.errors import NSTInputError
 from nst_pipeline import fingerprints, paths
+from nst_pipeline.measure import judge_height
 from nst_pipeline.plan import plan_experiments
 
 try:
@@ -16,6 +17,10 @@ except NSTInputError as error:  # bad config: stop before any job, naming the ke
 
 RUN_NAMES = sorted(PLAN.runs)
 FINGERPRINTS = {"stylize": fingerprints.stylize(), "grid": fingerprints.grid(), "report": fingerprints.report()}
+FINGERPRINTS["measure"] = fingerprints.measure()
+# every run is judged at this one height (nst_pipeline.measure.judge_height: config judge_height, else
+# metrics.JUDGE_HEIGHT lowered to the smallest run): numbers compare across the whole config
+JUDGE_HEIGHT = judge_height(config.get("judge_height"), (run.params["height"] for run in PLAN.runs.values()))
 # every parameter some experiment varies: the per-run image labels in `snakemake --report`
 VARIED = sorted({name for experiment in PLAN.experiments.values() for name in experiment.varied})
 RUN_EXPERIMENTS = {
@@ -91,12 +96,34 @@ def all_grids():
     return [paths.grid_image(name, pair) for name, experiment in PLAN.experiments.items() for pair in experiment.pairs]
 
 
+# ---- measure (the yardstick)
+
+
+def pair_runs(wildcards):
+    """The distinct runs of one experiment and pair, in grid order."""
+    return list(dict.fromkeys(entry["run"] for entry in grid_entries(wildcards)))
+
+
+def pair_run_images(wildcards):
+    return [paths.run_image(run) for run in pair_runs(wildcards)]
+
+
+def all_run_metrics():
+    return [paths.run_metrics(run) for run in RUN_NAMES]
+
+
+def all_pair_metrics():
+    return [
+        paths.pair_metrics(name, pair) for name, experiment in PLAN.experiments.items() for pair in experiment.pairs
+    ]
+
+
 # ---- report
 
 
 def plan_for_report():
     """What the report needs to know of the plan, as plain JSON-able data."""
     return {
-        name: {"claim": e.claim, "varied": e.varied, "pairs": e.pairs, "runs": e.runs}
+        name: {"claim": e.claim, "varied": e.varied, "pairs": e.pairs, "runs": e.runs, "findings": e.findings}
         for name, e in PLAN.experiments.items()
     }

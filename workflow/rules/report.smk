@@ -2,8 +2,12 @@ rule make_report:
     input:
         grids=all_grids(),
         sidecars=[paths.run_sidecar(run) for run in RUN_NAMES],
+        metrics=all_run_metrics(),
+        pairs=all_pair_metrics(),
     output:
         report(paths.REPORT, caption="../report/report.rst", category="Report"),
+        table=report(paths.RUNS_TABLE, caption="../report/runs_table.rst", category="Report"),
+        findings=report(paths.FINDINGS, caption="../report/findings.rst", category="Report"),
     log:
         paths.REPORT_LOG,
     conda:
@@ -22,7 +26,9 @@ onerror:
     from nst_pipeline.report import write_report
 
     try:
-        write_report(plan_for_report(), Path(paths.REPORT), config["report_title"])
+        write_report(
+            plan_for_report(), Path(paths.REPORT), config["report_title"], Path(paths.RUNS_TABLE), Path(paths.FINDINGS)
+        )
         print(f"nst-pipeline: some runs failed; {paths.REPORT} lists them with their errors", file=sys.stderr)
     except Exception as error:  # the report is a courtesy here; the failure is already reported
         print(f"nst-pipeline: could not write the partial report: {error}", file=sys.stderr)

@@ -11,4 +11,6 @@ with logged_to(snakemake.log[0]):
         snakemake.params.plan,
         Path(snakemake.output[0]),
         snakemake.params.title,
+        Path(snakemake.output.table),
+        Path(snakemake.output.findings),
     )
