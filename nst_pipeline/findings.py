@@ -245,10 +245,12 @@ def check_monotonic(check: dict, entries: list[Entry]) -> Result:
 
 
 def check_biggest_step(check: dict, entries: list[Entry]) -> Result:
-    """The largest neighbouring step (in size) is between the two expected values, by the margin."""
+    """The largest neighbouring step is between the two expected values, by the margin. Step size:
+    |change|; with check.direction only rises (increasing) or only falls (decreasing) count."""
     numbers, steps = _steps(check, entries)
     expected = " → ".join(value_text(v) for v in sorted(check["expect"], key=float))
-    sizes = sorted(((abs(step), name) for name, step in steps), reverse=True)
+    sign = {"increasing": 1.0, "decreasing": -1.0}.get(check.get("direction"))
+    sizes = sorted(((abs(step) if sign is None else max(sign * step, 0.0), name) for name, step in steps), reverse=True)
     (largest, where), rest = sizes[0], sizes[1:]
     numbers["biggest"] = where
     if largest <= numbers["margin"]:
@@ -406,20 +408,39 @@ def _computable(check: dict, entries: list[Entry]) -> bool:
     return all(e.view.metric(m) is not None for e in entries for m in metrics)
 
 
+def _selected(check: dict, key: str, views: list[RunView], others: Callable[[str], list[RunView] | None]) -> Entry:
+    """The one run check[key] selects ({experiment?, where}): a close's a/b, a bound's reference."""
+    selector = check[key]
+    pool = views if "experiment" not in selector else others(selector["experiment"])
+    if pool is None:
+        raise Unavailable(f"check.{key}: experiment {selector['experiment']} is not run (run_experiments)")
+    view = _selector_run(selector, pool)
+    if view is None:
+        raise Unavailable(f"check.{key} selects no single run")
+    return Entry(key if check["kind"] == "close" else f"reference ({key})", view)
+
+
+def reference_keys(check: dict) -> list[str]:
+    """A bound's min/max given as a run (its metric is the bound) rather than a number."""
+    return [key for key in ("min", "max") if isinstance(check.get(key), dict)] if check["kind"] == "bound" else []
+
+
 def _entries(check: dict, views: list[RunView], others: Callable[[str], list[RunView] | None]) -> list[Entry]:
-    if check["kind"] != "close":
-        return select(check, views)
-    entries = []
-    for name in ("a", "b"):
-        selector = check[name]
-        pool = views if "experiment" not in selector else others(selector["experiment"])
-        if pool is None:
-            raise Unavailable(f"check.{name}: experiment {selector['experiment']} is not run (run_experiments)")
-        view = _selector_run(selector, pool)
-        if view is None:
-            raise Unavailable(f"check.{name} selects no single run")
-        entries.append(Entry(name, view))
-    return entries
+    if check["kind"] == "close":
+        return [_selected(check, name, views, others) for name in ("a", "b")]
+    return select(check, views)
+
+
+def _run_check(check: dict, entries: list[Entry], references: dict[str, Entry], pairwise: list[dict]) -> Result:
+    if check["kind"] == "alike":
+        return check_alike(check, entries, pairwise)
+    resolved = check | {key: ref.view.metric(check["metric"]) for key, ref in references.items()}
+    result = CHECKS[check["kind"]](resolved, entries)
+    if references:
+        result.numbers["references"] = {
+            key: {"run": ref.view.run, "value": resolved[key]} for key, ref in references.items()
+        }
+    return result
 
 
 def evaluate(
@@ -447,18 +468,16 @@ def evaluate(
     )
     try:
         entries = _entries(check, views, others)
+        references = {key: _selected(check, key, views, others) for key in reference_keys(check)}
     except Unavailable as missing:
         verdict.reason = str(missing)
         return verdict
-    verdict.runs = [e.view.run for e in entries]
-    problems = _trust_problems(entries, needs_metrics=check["metric"] not in PAIR_METRICS)
+    everything = entries + list(references.values())
+    verdict.runs = [e.view.run for e in everything]
+    problems = _trust_problems(everything, needs_metrics=check["metric"] not in PAIR_METRICS)
     result = None
-    if _computable(check, entries):
-        result = (
-            CHECKS[check["kind"]](check, entries, pairwise or [])
-            if check["kind"] == "alike"
-            else (CHECKS[check["kind"]](check, entries))
-        )
+    if _computable(check, everything):
+        result = _run_check(check, entries, references, pairwise or [])
         verdict.numbers = result.numbers
     if problems:
         verdict.reason = "; ".join(problems)
@@ -484,6 +503,10 @@ def _check_metric(check: dict) -> None:
         raise FindingError("check.gate: only kind 'best' takes a gate")
     if "tolerance" in check and check["kind"] not in ("alike", "close"):
         raise FindingError("check.tolerance: only kinds 'alike' and 'close' take a tolerance")
+    if "direction" in check and check["kind"] not in ("monotonic", "biggest_step"):
+        raise FindingError("check.direction: only kinds 'monotonic' and 'biggest_step' take a direction")
+    if "at" in check and check["kind"] == "close":
+        raise FindingError("check.at: kind 'close' compares the two runs it selects (a, b); no 'at'")
 
 
 def _over(check: dict, varied: list[str]) -> str:
@@ -543,8 +566,10 @@ def _check_values(check: dict, values: list, pair: str) -> None:
             raise FindingError(f"check.expect: {a} and {b} are not neighbouring values of {check['over']} ({order})")
 
 
-def _check_selectors(check: dict, runs: dict, planned: dict, configured: set) -> None:
-    for name in ("a", "b"):
+def _check_selectors(check: dict, keys: list[str], runs: dict, planned: dict, configured: set) -> None:
+    """Each selector (close's a and b, a bound's run reference) must name a known experiment and, where
+    that experiment is run, select exactly one run for every pair of this one."""
+    for name in keys:
         selector = check[name]
         other = selector.get("experiment")
         if other is not None and other not in configured:
@@ -566,9 +591,10 @@ def validate_finding(finding: dict, varied: list[str], planned: dict, experiment
     _check_metric(check)
     runs = planned[experiment]
     if check["kind"] == "close":
-        _check_selectors(check, runs, planned, configured)
-    else:
-        check["over"] = _over(check, varied)
-        for pair, values in _values_per_pair(check, runs).items():
-            _check_values(check, values, pair)
+        _check_selectors(check, ["a", "b"], runs, planned, configured)
+        return finding | {"check": check}
+    _check_selectors(check, reference_keys(check), runs, planned, configured)
+    check["over"] = _over(check, varied)
+    for pair, values in _values_per_pair(check, runs).items():
+        _check_values(check, values, pair)
     return finding | {"check": check}

@@ -162,6 +162,6 @@ def shares_text(verdict, measured: dict) -> str | None:
 
     def span(values):
         low, high = min(values) * 100, max(values) * 100
-        return f"{low:.2g}%" if f"{low:.2g}" == f"{high:.2g}" else f"{low:.2g}–{high:.2g}%"
+        return f"{low:.3g}%" if f"{low:.3g}" == f"{high:.3g}" else f"{low:.3g}–{high:.3g}%"
 
     return f"weighted loss at the end: content {span(content)}, style {span(style)}"

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    """A copy of workflow + packages and its own finished run of two runs (init content, gaussian)."""
+    """A copy of workflow + packages and its own finished run of two runs (init content, gaussian),
+    measured, with config.yaml's findings on init (F1a, F1b) evaluated."""
     root = tmp_path_factory.mktemp("caching")
     snakefile = copy_workflow(root / "copy")
     config = write_config(
@@ -58,11 +59,23 @@ def test_engine_edit_reruns_every_stylize_job(finished):
     snakefile = finished[0]
     with edited(snakefile.parent / "nst/losses.py"):
         counts = dry_run(finished)
-    assert counts == {"stylize": 2, "make_grid": 1, "make_report": 1, "all": 1}, counts
+    # the runs' metrics and pairwise distances follow their new images
+    assert counts == {"stylize": 2, "measure": 2, "measure_pairs": 1, "make_grid": 1, "make_report": 1, "all": 1}, (
+        counts
+    )
 
 
+# the findings' checks, the scorecard and runs.tsv are made by the report job: editing them reruns it alone
 @pytest.mark.parametrize(
-    "module", ["nst_pipeline/report.py", "nst_pipeline/summary.py", "nst_pipeline/templates/report.css"]
+    "module",
+    [
+        "nst_pipeline/report.py",
+        "nst_pipeline/summary.py",
+        "nst_pipeline/templates/report.css",
+        "nst_pipeline/findings.py",
+        "nst_pipeline/scorecard.py",
+        "nst_pipeline/runs_table.py",
+    ],
 )
 def test_report_edit_reruns_only_the_report(finished, module):
     with edited(finished[0].parent / module):
@@ -74,6 +87,38 @@ def test_grid_edit_reruns_grids_and_report_not_runs(finished):
     with edited(finished[0].parent / "nst_pipeline/grid.py"):
         counts = dry_run(finished)
     assert counts == {"make_grid": 1, "make_report": 1, "all": 1}, counts
+
+
+@pytest.mark.parametrize("module", ["nst_pipeline/metrics.py", "nst_pipeline/measure.py"])
+def test_metric_edit_reruns_measure_jobs_and_report_not_runs(finished, module):
+    with edited(finished[0].parent / module):
+        counts = dry_run(finished)
+    assert counts == {"measure": 2, "measure_pairs": 1, "make_report": 1, "all": 1}, counts
+
+
+def test_another_judge_height_reruns_measure_jobs_and_report_not_runs(finished, tmp_path):
+    snakefile, config, work = finished
+    changed = tmp_path / "judge.yaml"
+    changed.write_text(config.read_text() + "judge_height: 16\n")
+    counts = dry_run((snakefile, changed, work))
+    assert counts == {"measure": 2, "measure_pairs": 1, "make_report": 1, "all": 1}, counts
+
+
+def test_adding_a_finding_reruns_only_the_report(finished, tmp_path):
+    snakefile, config, work = finished
+    spec = yaml.safe_load(config.read_text())
+    spec["experiments"]["init"]["findings"] = [
+        {
+            "id": "X1",
+            "statement": "The content init ends closest to the photo.",
+            "source": "a user",
+            "check": {"kind": "best", "metric": "content_ssim", "goal": "highest", "expect": "content"},
+        }
+    ]
+    changed = tmp_path / "finding.yaml"
+    changed.write_text(yaml.safe_dump(spec))
+    counts = dry_run((snakefile, changed, work))
+    assert counts == {"make_report": 1, "all": 1}, counts
 
 
 def test_cli_edit_reruns_nothing(finished):

@@ -371,3 +371,31 @@ def test_close_selectors_must_name_a_known_experiment_and_select_one_run():
     base = {"kind": "close", "metric": "style_distance", "a": {"where": {"x": 1}}}
     assert refused(base | {"b": {"experiment": "nope", "where": {}}}).startswith("check.b.experiment")
     assert refused(base | {"b": {"where": {"init": "content"}}}).startswith("check.b.where")  # selects 3
+
+
+def test_biggest_step_with_a_direction_counts_only_that_way():
+    # the largest change is a rise (3 -> 4, +0.5); the largest fall is 2 -> 3 (-0.3)
+    views = steps(0.9, 0.85, 0.55, 1.05, 1.0, 0.98)
+    assert verdict_of(views, **STEP).verdict == "agrees"  # by size: 3 -> 4
+    falling = verdict_of(views, **(STEP | {"direction": "decreasing", "expect": [2, 3]}))
+    assert (falling.verdict, falling.numbers["biggest"]) == ("agrees", "2 → 3")
+
+
+def test_bound_by_a_reference_run():
+    """max: {experiment, where}: every value must stay below that run's value of the metric."""
+    check = {"kind": "bound", "metric": "content_ssim", "max": {"experiment": "other", "where": {"init": "content"}}}
+    reference = [RunView("ref", {"init": "content"}, "ok", False, {"content_ssim": 0.40}, CONVERGED)]
+
+    def bound(*ssims, ref=reference):
+        views = [view(n, content_ssim=v) for n, v in enumerate(ssims, start=1)]
+        return evaluate(finding(**check), "exp", "a__b", views, others=lambda name: ref)
+
+    assert bound(0.1, 0.2).verdict == "agrees"
+    assert bound(0.1, 0.5).verdict == "differs"
+    assert bound(0.1, 0.38).verdict == "inconclusive"  # within 0.06 of 0.40
+    assert bound(0.1, 0.2).numbers["references"]["max"] == {"run": "ref", "value": 0.40}
+    unconverged = [
+        RunView("ref", {"init": "content"}, "ok", False, {"content_ssim": 0.4}, Convergence(False, 0.1, 5, False))
+    ]
+    result = bound(0.1, 0.2, ref=unconverged)
+    assert result.verdict == "inconclusive" and "reference (max) had not converged" in result.reason

@@ -14,6 +14,8 @@ import yaml
 from PIL import Image
 from pipeline_helpers import JOB_LINE, REPO, html_element, job_counts, snakemake, write_config
 
+from nst.params import RESULT_PARAMETERS
+
 TINY = REPO / "tests/configs/tiny.yaml"
 PAIR = "chelsea__starry_night"
 # tests/configs/tiny.yaml's runs, spelled out by hand (run id format: nst/naming.py): init content and
@@ -43,8 +45,10 @@ def test_full_config_dry_run_expands_every_experiment(tmp_path):
     counts = job_counts(result.stdout)
     # 4 init + 8 style-weight + 4 content-layer + 6 style-layers + 5 backbone + 3 colour control +
     # 3 style scale + 4 blend = 37 entries; the all-defaults run is shared by init, content_layer,
-    # style_layers, backbone, color_control and style_scale, so 5 are the same job: 32 runs.
-    assert counts == {"stylize": 32, "make_grid": 8, "make_report": 1, "all": 1}, counts
+    # style_layers, backbone, color_control and style_scale, so 5 are the same job: 32 runs, each
+    # measured; 8 experiment/pair groups, each a grid and a pairwise-distance job.
+    expected = {"stylize": 32, "measure": 32, "measure_pairs": 8, "make_grid": 8, "make_report": 1, "all": 1}
+    assert counts == expected, counts
 
 
 def test_demo_config_dry_run(tmp_path):
@@ -101,6 +105,70 @@ def test_tiny_run_end_to_end(tiny_run):
 
 
 @pytest.mark.slow
+def test_tiny_run_measures_every_run(tiny_run):
+    """One metrics JSON per run at the judge height min(128, smallest run) = 32 px, pairwise distances
+    per experiment and pair."""
+    results = tiny_run / "results"
+    assert files_under(results / "metrics") == sorted(
+        [f"{PAIR}/{run}.json" for run in TINY_RUNS] + [f"pairs/{e}/{PAIR}.json" for e in TINY_LABELS]
+    )
+    for run in TINY_RUNS:
+        measured = json.loads((results / "metrics" / PAIR / f"{run}.json").read_text())
+        assert measured["run"] == f"{PAIR}/{run}" and measured["judge"]["height"] == 32
+        values = measured["metrics"]
+        assert -1 <= values["content_ssim"] <= 1 and values["style_distance"] > 0 and values["palette_distance"] > 0
+        assert values["judge_upsampled"] is False
+        assert (results / "logs/measure" / PAIR / f"{run}.log").is_file()
+    for experiment in TINY_LABELS:  # two runs each: one pair of runs
+        pairs = json.loads((results / "metrics/pairs" / experiment / f"{PAIR}.json").read_text())["pairs"]
+        assert len(pairs) == 1 and 0 < pairs[0]["perceptual"] <= 2, pairs
+
+
+@pytest.mark.slow
+def test_tiny_run_writes_runs_table(tiny_run):
+    import pandas
+
+    table = pandas.read_csv(tiny_run / "results/runs.tsv", sep="\t")
+    assert sorted(table["run"]) == sorted(f"{PAIR}/{run}" for run in TINY_RUNS)
+    for name in RESULT_PARAMETERS:  # every parameter, the newer ones included
+        assert name in table.columns, name
+    by_run = table.set_index("run")
+    for run, varied in TINY_RUNS.items():
+        row = by_run.loc[f"{PAIR}/{run}"]
+        record = json.loads((tiny_run / "results/runs" / PAIR / f"{run}.json").read_text())
+        assert row["status"] == "ok" and row["iterations"] == 3 and row["precision"] == "fp32"
+        assert row["style_layers"] == varied["style_layers"] and row["init_method"] == varied["init_method"]
+        assert row["stage_heights"] == "[]" and not row["random_weights"]
+        assert row["final_style"] == record["final_losses"]["style"]
+        # the convergence rule's quantity, by hand: the fall over the last iteration (10% of 3, at least 1)
+        before, after = record["loss_history"][-1]["total"], record["final_losses"]["total"]
+        assert row["loss_fall_tail"] == pytest.approx((before - after) / before)
+        measured = json.loads((tiny_run / "results/metrics" / PAIR / f"{run}.json").read_text())["metrics"]
+        assert row["content_ssim"] == pytest.approx(measured["content_ssim"])
+    assert by_run["noise_units"].tolist().count("grey_levels") == 1  # the gaussian run
+
+
+@pytest.mark.slow
+def test_tiny_run_judges_the_findings(tiny_run):
+    """config.yaml's F1a and F1b (on init content/gaussian) and tiny.yaml's T1: 3-iteration runs have not
+    converged, so every verdict is inconclusive, with the reason and the numbers the check would use."""
+    verdicts = json.loads((tiny_run / "results/findings.json").read_text())
+    by_id = {v["id"]: v for v in verdicts["findings"]}
+    assert sorted(by_id) == ["F1a", "F1b", "T1"]
+    assert verdicts["judge_heights"] == [32] and verdicts["counts"]["inconclusive"] == 3
+    for finding in by_id.values():
+        assert finding["verdict"] == "inconclusive" and "had not converged" in finding["reason"], finding
+        assert finding["check_says"] in ("agrees", "differs", "inconclusive"), finding
+    assert set(by_id["F1b"]["numbers"]["values"]) == {"content", "gaussian"}
+    assert set(by_id["T1"]["numbers"]["values"]) == {"2", "6"}
+    card = html_element((tiny_run / "results/report.html").read_text(), "scorecard")
+    assert card is not None
+    for finding in ("F1a", "F1b", "T1"):
+        assert finding in card.text
+    assert card.text.count("inconclusive") >= 3 and "cannot decide them" in card.text
+
+
+@pytest.mark.slow
 def test_rerun_does_only_what_changed(tiny_run, tmp_path):
     nothing = snakemake(tiny_run, "-n", "--configfile", str(TINY))
     assert nothing.returncode == 0 and "Nothing to be done" in nothing.stdout + nothing.stderr
@@ -111,7 +179,8 @@ def test_rerun_does_only_what_changed(tiny_run, tmp_path):
     edited = tmp_path / "edited.yaml"
     edited.write_text(yaml.safe_dump(config))
     result = snakemake(tiny_run, "-n", "--configfile", str(edited))
-    assert job_counts(result.stdout) == {"stylize": 1, "make_grid": 1, "make_report": 1, "all": 1}, result.stdout
+    one_more = {"stylize": 1, "measure": 1, "measure_pairs": 1, "make_grid": 1, "make_report": 1, "all": 1}
+    assert job_counts(result.stdout) == one_more, result.stdout
 
     # a changed default reruns everything it reaches
     result = snakemake(
@@ -132,9 +201,14 @@ def test_report_renders_in_chromium(tiny_run, tmp_path):
     report = tiny_run / "results/report.html"
     page = check_page(report, tmp_path / "report.png")
     assert page.images_total == report.read_text().count("<img"), page
-    assert page.images_total >= 2 + 2  # two grids + loss-curve figures
+    assert page.images_total >= 2 * 3  # per experiment: grid, loss curves, metric plot
     assert page.images_broken == []
     assert page.screenshot.stat().st_size > 10_000
+    # the scorecard comes first: its note on the unconverged runs (background #fff7e0, used nowhere
+    # else) is drawn near the top of the page
+    with Image.open(page.screenshot) as shot:
+        top = shot.convert("RGB").crop((0, 0, shot.width, 1000))
+        assert (255, 247, 224) in {colour for _, colour in top.getcolors(1 << 20)}
 
 
 def report_entry(page: str, path: str) -> dict:
@@ -263,4 +337,42 @@ def test_failed_run_is_isolated_and_retried_alone(tmp_path):
     assert failed_run in failures.text and " ".join(error.split()) in failures.text, failures.text
     assert not any(run in failures.text for run in TINY_RUNS)  # only the failed one is listed
     again = snakemake(work, "-n", "--configfile", str(path))
-    assert job_counts(again.stdout) == {"stylize": 1, "make_grid": 1, "make_report": 1, "all": 1}, again.stdout
+    retry = {"stylize": 1, "measure": 1, "measure_pairs": 1, "make_grid": 1, "make_report": 1, "all": 1}
+    assert job_counts(again.stdout) == retry, again.stdout
+
+
+# ---- bad findings: refused before any job, naming the key (schema first, then the planner)
+
+
+def _with_finding(config: dict, check: dict, experiment: str = "style_layers") -> None:
+    config["experiments"][experiment]["findings"] = [
+        {"id": "X", "statement": "a finding", "source": "a test", "check": check}
+    ]
+
+
+def test_bad_finding_unknown_kind(tmp_path):
+    out = _bad(tmp_path, lambda c: _with_finding(c, {"kind": "largest", "metric": "init_change"}))
+    assert "largest" in out and "'check'" in out and "'kind'" in out
+
+
+def test_bad_finding_unknown_metric(tmp_path):
+    check = {"kind": "monotonic", "metric": "sharpness", "direction": "increasing"}
+    out = _bad(tmp_path, lambda c: _with_finding(c, check))
+    assert "sharpness" in out and "'metric'" in out
+
+
+def test_bad_finding_threshold_of_the_wrong_type(tmp_path):
+    out = _bad(tmp_path, lambda c: _with_finding(c, {"kind": "bound", "metric": "init_change", "max": "small"}))
+    assert "small" in out and "'max'" in out
+
+
+def test_bad_finding_on_a_value_the_experiment_does_not_vary(tmp_path):
+    check = {"kind": "best", "metric": "style_distance", "goal": "lowest", "expect": 4}  # tiny runs layers 2, 6
+    out = _bad(tmp_path, lambda c: _with_finding(c, check))
+    assert "experiments.style_layers.findings[0].check.expect" in out and "style_layers = 4" in out
+
+
+def test_bad_finding_on_a_parameter_the_experiment_does_not_vary(tmp_path):
+    check = {"kind": "monotonic", "metric": "init_change", "direction": "increasing", "over": "style_weight"}
+    out = _bad(tmp_path, lambda c: _with_finding(c, check))
+    assert "experiments.style_layers.findings[0].check.over" in out and "style_weight" in out
