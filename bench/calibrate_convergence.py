@@ -31,7 +31,7 @@ STYLE = ROOT / "data/style/starry_night.jpg"
 OUT = ROOT / "results/calibrate_convergence"
 BASE = {"weights": "bundled", "height": 128}
 INITS = {"content": {"init_method": "content"}, "gaussian": {"init_method": "gaussian", "noise_units": "grey_levels"}}
-LENGTHS = (50, 100, 200, 400, 800)
+LENGTHS = (50, 100, 200, 400, 800, 1600)
 METRICS = ("content_ssim", "style_distance", "style_distance_effnet", "palette_distance", "init_change")
 
 
