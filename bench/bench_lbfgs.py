@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import builtins
 import functools
-import multiprocessing as mp
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -29,6 +27,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cpu_model, in_fresh_process  # bench/common.py
+
 CONTENT = ROOT / "data/content/chelsea.jpg"
 STYLE = ROOT / "data/style/starry_night.jpg"
 
@@ -119,28 +120,6 @@ def stylize_job(height: int, iterations: int, threads: int, optimizer: str, queu
             "torch_threads": record["torch_threads"],
         }
     )
-
-
-def in_fresh_process(target, *args):
-    context = mp.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=target, args=(*args, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    if process.exitcode != 0:
-        raise SystemExit(f"{target.__name__} failed with exit code {process.exitcode}")
-    return result
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

@@ -15,6 +15,9 @@ except NSTInputError as error:  # bad config: stop before any job, naming the ke
     raise WorkflowError(str(error)) from None
 
 RUN_NAMES = sorted(PLAN.runs)
+# A stylize job takes one GPU, unless the config pins the CPU (the CPU demo): then it takes none, and
+# --cores alone decides how many run at once (each with config["threads"] threads).
+STYLIZE_GPUS = 0 if config["device"] == "cpu" else 1
 FINGERPRINTS = {"stylize": fingerprints.stylize(), "grid": fingerprints.grid(), "report": fingerprints.report()}
 # every parameter some experiment varies: the per-run image labels in `snakemake --report`
 VARIED = sorted({name for experiment in PLAN.experiments.values() for name in experiment.varied})
