@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONTENT = ROOT / "data/content/chelsea.jpg"
 STYLE = ROOT / "data/style/starry_night.jpg"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cpu_model, in_fresh_process, objective_floor  # bench/common.py
+from common import cpu_model, in_fresh_process, objective_floor, timed_stylize  # bench/common.py
 
 
 def _stylize(out: Path, threads: int, callbacks=(), **params) -> dict:
@@ -49,19 +49,9 @@ def precision_job(precision: str, height: int, iterations: int, threads: int, qu
     stage = build_run(params, CONTENT, [STYLE], torch.device("cpu")).stage(height)
     image = torch.randn(stage.content.shape, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
     floor = objective_floor(stage.objective, image, "cpu", max(3, iterations // 4))
-    times, last = [], [None]
-
-    def timer(report) -> None:
-        now = time.perf_counter()
-        if last[0] is not None:
-            times.append(now - last[0])
-        last[0] = now
-
-    with tempfile.TemporaryDirectory() as tmp:
-        record = _stylize(
-            Path(tmp) / "x.png", threads, [timer], height=height, iterations=iterations, precision=precision
-        )
-    queue.put({"floor": floor, "iteration": statistics.median(times), "final": record["final_losses"]["total"]})
+    params = {"height": height, "iterations": iterations, "precision": precision}
+    record, timer = timed_stylize(CONTENT, STYLE, device="cpu", threads=threads, **params)
+    queue.put({"floor": floor, "iteration": statistics.median(timer.times), "final": record["final_losses"]["total"]})
 
 
 def c2f_job(params: dict, threads: int, queue) -> None:

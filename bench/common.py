@@ -51,3 +51,35 @@ def in_fresh_process(target, *args):
     result = queue.get()
     process.join()
     return result
+
+
+class IterationTimer:
+    """Iteration callback: loss evaluations of every iteration, and times from iteration 2 on
+    (callback to callback = one iteration; iteration 1's start is not seen, its cost is in the
+    sidecar's mean). On a GPU the loss history's device-to-host copy has synchronised already."""
+
+    def __init__(self):
+        self.times: list[float] = []
+        self.evaluations: list[int] = []
+        self._last_time: float | None = None
+        self._last_evaluations = 0
+
+    def __call__(self, report) -> None:
+        now = time.perf_counter()
+        self.evaluations.append(report.evaluations - self._last_evaluations)
+        if self._last_time is not None:
+            self.times.append(now - self._last_time)
+        self._last_time, self._last_evaluations = now, report.evaluations
+
+
+def timed_stylize(content: Path, style: Path, **params) -> tuple[dict, IterationTimer]:
+    """nst.stylize with bundled weights into a temporary folder: (its record, the iteration timer)."""
+    import tempfile
+
+    import nst
+
+    timer = IterationTimer()
+    params = {"weights": "bundled", "progress": False} | params
+    with tempfile.TemporaryDirectory() as tmp:
+        result = nst.stylize(content, style, Path(tmp) / "bench.png", callbacks=[timer], **params)
+    return result.record, timer

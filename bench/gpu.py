@@ -33,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import in_fresh_process, objective_floor  # bench/common.py
+from common import in_fresh_process, objective_floor, timed_stylize  # bench/common.py
 
 CONTENT = ROOT / "data/content/chelsea.jpg"
 STYLE = ROOT / "data/style/starry_night.jpg"
@@ -50,7 +50,6 @@ def iteration_job(precision: str, height: int, iterations: int, device: str, que
 def _iteration_measurement(precision: str, height: int, iterations: int, device: str) -> dict:
     import torch
 
-    import nst
     from nst.api import _set_backend_flags, check_run
     from nst.setup import build_run
 
@@ -63,33 +62,13 @@ def _iteration_measurement(precision: str, height: int, iterations: int, device:
     del setup, stage, image  # free the floor's copy of the network before the real run
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    times, last = [], [None]
-
-    def timer(report) -> None:  # the loss history's .item() has synchronised already
-        now = time.perf_counter()
-        if last[0] is not None:
-            times.append(now - last[0])
-        last[0] = now
-
-    with tempfile.TemporaryDirectory() as tmp:
-        result = nst.stylize(
-            CONTENT,
-            STYLE,
-            Path(tmp) / "bench.png",
-            weights="bundled",
-            height=height,
-            iterations=iterations,
-            precision=precision,
-            device=device,
-            progress=False,
-            callbacks=[timer],
-        )
-    record = result.record
+    params = {"height": height, "iterations": iterations, "precision": precision, "device": device}
+    record, timer = timed_stylize(CONTENT, STYLE, **params)
     return {
         "precision": precision,
         "size": f"{record['size']['width']}x{record['size']['height']}",
         "floor": floor,
-        "iteration": statistics.median(times),
+        "iteration": statistics.median(timer.times),
         "gpu_mb": record["peak_memory_mb"] if device.startswith("cuda") else None,
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "final_total": record["final_losses"]["total"],
