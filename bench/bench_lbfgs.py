@@ -18,17 +18,16 @@ from __future__ import annotations
 import argparse
 import builtins
 import functools
-import multiprocessing as mp
 import os
-import platform
 import resource
 import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cpu_model, in_fresh_process, objective_floor, timed_stylize  # bench/common.py
+
 CONTENT = ROOT / "data/content/chelsea.jpg"
 STYLE = ROOT / "data/style/starry_night.jpg"
 
@@ -54,93 +53,35 @@ def _run_params(height: int, optimizer: str, iterations: int, threads: int) -> d
 
 
 def floor_job(height: int, iterations: int, threads: int, queue) -> None:
-    """(a): the engine's own objective (nst.api.build_run), one forward + backward per call."""
+    """(a): the engine's own objective (nst.setup.build_run), one forward + backward per call."""
     import torch
 
-    from nst.api import build_run
+    from nst.setup import build_run
 
     torch.set_num_threads(threads)
-    setup = build_run(_run_params(height, "lbfgs", iterations, threads), CONTENT, STYLE, torch.device("cpu"))
-    image = torch.randn(setup.content.shape, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
-
-    def once() -> float:
-        started = time.perf_counter()
-        image.grad = None
-        setup.objective(image)["total"].backward()
-        return time.perf_counter() - started
-
-    for _ in range(2):  # warm-up (oneDNN primitives, allocator)
-        once()
-    times = [once() for _ in range(iterations)]
-    queue.put({"size": setup.size, "times": times, "peak_mb": _peak_rss_mb()})
+    setup = build_run(_run_params(height, "lbfgs", iterations, threads), CONTENT, [STYLE], torch.device("cpu"))
+    stage = setup.stage(height)
+    image = torch.randn(stage.content.shape, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    floor = objective_floor(stage.objective, image, "cpu", iterations)
+    queue.put({"size": stage.size, "times": [floor], "peak_mb": _peak_rss_mb()})
 
 
 def stylize_job(height: int, iterations: int, threads: int, optimizer: str, queue) -> None:
     """(b), (c): nst.stylize() itself, timed through its iteration callbacks (no patching)."""
-    import nst
-
-    step_times: list[float] = []
-    step_evaluations: list[int] = []
-    last = {"time": None, "evaluations": 0}
-
-    def timer(report) -> None:
-        """Evaluations of every iteration; times from iteration 2 on (callback to callback: one
-        iteration each; iteration 1's start is not seen, its cost is in the sidecar's mean)."""
-        now = time.perf_counter()
-        step_evaluations.append(report.evaluations - last["evaluations"])
-        if last["time"] is not None:
-            step_times.append(now - last["time"])
-        last["time"], last["evaluations"] = now, report.evaluations
-
-    with tempfile.TemporaryDirectory() as tmp:
-        result = nst.stylize(
-            CONTENT,
-            STYLE,
-            Path(tmp) / "bench.png",
-            weights="bundled",
-            height=height,
-            iterations=iterations,
-            optimizer=optimizer,
-            threads=threads,
-            progress=False,
-            device="cpu",
-            callbacks=[timer],
-        )
-    record = result.record
+    params = {"height": height, "iterations": iterations, "optimizer": optimizer, "threads": threads}
+    record, timer = timed_stylize(CONTENT, STYLE, device="cpu", **params)
     queue.put(
         {
             "size": (record["size"]["width"], record["size"]["height"]),
             "sidecar_per_iteration": record["time_per_iteration_s"],
-            "step_times": step_times,
+            "step_times": timer.times,
             "iterations": record["iterations_done"],
-            "evaluations": last["evaluations"],
-            "step_evaluations": step_evaluations,
+            "evaluations": sum(timer.evaluations),
+            "step_evaluations": timer.evaluations,
             "peak_mb": record["peak_memory_mb"],
             "torch_threads": record["torch_threads"],
         }
     )
-
-
-def in_fresh_process(target, *args):
-    context = mp.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=target, args=(*args, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    if process.exitcode != 0:
-        raise SystemExit(f"{target.__name__} failed with exit code {process.exitcode}")
-    return result
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

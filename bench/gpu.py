@@ -32,15 +32,11 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import in_fresh_process, objective_floor, timed_stylize  # bench/common.py
+
 CONTENT = ROOT / "data/content/chelsea.jpg"
 STYLE = ROOT / "data/style/starry_night.jpg"
-
-
-def _sync(device: str) -> None:
-    import torch
-
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
 
 
 def iteration_job(precision: str, height: int, iterations: int, device: str, queue) -> None:
@@ -51,26 +47,9 @@ def iteration_job(precision: str, height: int, iterations: int, device: str, que
         queue.put({"error": traceback.format_exc()})
 
 
-def _floor(objective, image, device: str, iterations: int) -> float:
-    """Median time of one forward + backward of the objective (what an evaluation cannot go below)."""
-
-    def once() -> float:
-        _sync(device)
-        started = time.perf_counter()
-        image.grad = None
-        objective(image)["total"].backward()
-        _sync(device)
-        return time.perf_counter() - started
-
-    for _ in range(3):  # warm-up: cuDNN/oneDNN kernel choice, allocator
-        once()
-    return statistics.median(once() for _ in range(iterations))
-
-
 def _iteration_measurement(precision: str, height: int, iterations: int, device: str) -> dict:
     import torch
 
-    import nst
     from nst.api import _set_backend_flags, check_run
     from nst.setup import build_run
 
@@ -79,51 +58,21 @@ def _iteration_measurement(precision: str, height: int, iterations: int, device:
     setup = build_run(params, CONTENT, [STYLE], torch.device(device))
     stage = setup.stage(height)
     image = torch.randn(stage.content.shape, generator=torch.Generator().manual_seed(0)).to(device)
-    floor = _floor(stage.objective, image.requires_grad_(True), device, iterations)
+    floor = objective_floor(stage.objective, image.requires_grad_(True), device, iterations)
     del setup, stage, image  # free the floor's copy of the network before the real run
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    times, last = [], [None]
-
-    def timer(report) -> None:  # the loss history's .item() has synchronised already
-        now = time.perf_counter()
-        if last[0] is not None:
-            times.append(now - last[0])
-        last[0] = now
-
-    with tempfile.TemporaryDirectory() as tmp:
-        result = nst.stylize(
-            CONTENT,
-            STYLE,
-            Path(tmp) / "bench.png",
-            weights="bundled",
-            height=height,
-            iterations=iterations,
-            precision=precision,
-            device=device,
-            progress=False,
-            callbacks=[timer],
-        )
-    record = result.record
+    params = {"height": height, "iterations": iterations, "precision": precision, "device": device}
+    record, timer = timed_stylize(CONTENT, STYLE, **params)
     return {
         "precision": precision,
         "size": f"{record['size']['width']}x{record['size']['height']}",
         "floor": floor,
-        "iteration": statistics.median(times),
+        "iteration": statistics.median(timer.times),
         "gpu_mb": record["peak_memory_mb"] if device.startswith("cuda") else None,
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "final_total": record["final_losses"]["total"],
     }
-
-
-def in_fresh_process(target, *args) -> dict:
-    context = mp.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=target, args=(*args, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
 
 
 def iteration_table(heights: list[int], iterations: int, device: str) -> None:

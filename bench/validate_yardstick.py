@@ -25,12 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's nst, not whichever one the venv has installed
 
-import numpy as np  # noqa: E402
-from PIL import Image, ImageDraw  # noqa: E402
-from skimage.exposure import match_histograms  # noqa: E402
+import numpy as np
+from PIL import Image, ImageDraw
+from skimage.exposure import match_histograms
 
-import nst  # noqa: E402
-from nst_pipeline import metrics  # noqa: E402
+import nst
+from nst_pipeline import metrics
 
 CONTENT = ROOT / "data/content/chelsea.jpg"
 STYLE = ROOT / "data/style/starry_night.jpg"

@@ -16,6 +16,9 @@ except NSTInputError as error:  # bad config: stop before any job, naming the ke
     raise WorkflowError(str(error)) from None
 
 RUN_NAMES = sorted(PLAN.runs)
+# A stylize job takes one GPU, unless the config pins the CPU (the CPU demo): then it takes none, and
+# --cores alone decides how many run at once (each with config["threads"] threads).
+STYLIZE_GPUS = 0 if config["device"] == "cpu" else 1
 FINGERPRINTS = {"stylize": fingerprints.stylize(), "grid": fingerprints.grid(), "report": fingerprints.report()}
 FINGERPRINTS["measure"] = fingerprints.measure()
 # every run is judged at this one height (nst_pipeline.measure.judge_height: config judge_height, else

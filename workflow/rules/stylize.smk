@@ -19,7 +19,7 @@ rule stylize:
         "../../envs/nst.yaml"
     threads: config["threads"]
     resources:
-        gpu=1,
+        gpu=STYLIZE_GPUS,
     params:
         run=run_parameters,
         device=config["device"],
