@@ -278,8 +278,8 @@ def _scorecard_notes(rows: list[dict], measured: dict) -> list[str]:
         notes.append(
             f"{unconverged} verdict{_plural(unconverged)} inconclusive because runs had not converged (total loss "
             f"still falling by {findings.CONVERGED_FALL:.0%} or more over the last "
-            f"{findings.CONVERGENCE_TAIL:.0%} of the iterations): a small-scale run such as the demo cannot "
-            "decide them; the reference config (400 px, 1000 iterations) can."
+            f"{findings.CONVERGENCE_TAIL:.0%} of the iterations): short runs such as the demo's cannot decide "
+            'them; "the numbers alone" shows where they point (README, "Verdict rules").'
         )
     random = sum("RANDOM" in row["reason"] for row in rows)
     if random:

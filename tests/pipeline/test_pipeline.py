@@ -245,6 +245,13 @@ def test_snakemake_report(tiny_run):
             )
             assert plain(entry["caption"]) == expected, entry["caption"]
             assert f"<strong>{experiment}</strong>" in entry["caption"]
+        # the scorecard: findings.json (and runs.tsv) are report items with their captions
+        for path, caption in (("results/findings.json", "findings.rst"), ("results/runs.tsv", "runs_table.rst")):
+            entry = report_entry(page, path)
+            assert archive.read(f"snakemake-report/{entry['data_uri']}") == (tiny_run / path).read_bytes()
+            first_words = " ".join((REPO / "workflow/report" / caption).read_text().split()[:4])
+            assert plain(entry["caption"]).startswith(re.sub(r"\*\*|``", "", first_words)), entry["caption"]
+        assert "reproduction scorecard" in plain(report_entry(page, "results/report.html")["caption"])
     grids = {name.rsplit("/", 1)[-1] for name in names if "/data/raw/" in name and name.endswith(f"/{PAIR}.png")}
     assert grids == {f"{PAIR}.png"} and sum(name.endswith(f"/{PAIR}.png") for name in names) == 2
 
