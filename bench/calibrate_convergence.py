@@ -50,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     judge, second = metrics.load_judge("vgg19"), metrics.load_judge("efficientnet_lite0")
     margins = {key: findings.margin(key) for key in METRICS}
-    print(f"margins (3 x NOISE_SCALE): " + ", ".join(f"{k} {v:.3g}" for k, v in margins.items()))
+    print("margins (3 x NOISE_SCALE): " + ", ".join(f"{k} {v:.3g}" for k, v in margins.items()))
     worst_safe = {}
     for init in INITS:
         rows = {}

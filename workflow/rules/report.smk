@@ -27,7 +27,11 @@ onerror:
 
     try:
         write_report(
-            plan_for_report(), Path(paths.REPORT), config["report_title"], Path(paths.RUNS_TABLE), Path(paths.FINDINGS)
+            plan_for_report(),
+            Path(paths.REPORT),
+            config["report_title"],
+            Path(paths.RUNS_TABLE),
+            Path(paths.FINDINGS),
         )
         print(f"nst-pipeline: some runs failed; {paths.REPORT} lists them with their errors", file=sys.stderr)
     except Exception as error:  # the report is a courtesy here; the failure is already reported
