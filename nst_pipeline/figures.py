@@ -89,7 +89,7 @@ def metrics_png(
     runs = [run for run in runs if run.run in measured]
     if not runs:
         return None
-    labels = list(dict.fromkeys(_tick(run) for run in runs))
+    labels = _ticks(runs)
     fig = Figure(figsize=(13.6, 3.0), dpi=100)
     axes = fig.subplots(1, len(PLOTTED_METRICS))
     for row_index, row in enumerate(sorted({run.row for run in runs})):
@@ -124,3 +124,13 @@ def metrics_png(
 def _tick(run: RunOutcome) -> str:
     """The varied value(s) of a run, as the x tick."""
     return " / ".join(value_text(v) for v in run.varied_values.values()) or run.display_label
+
+
+def _ticks(runs: list[RunOutcome]) -> list[str]:
+    """The x categories: numerically ordered where the runs vary one number (two sweeps over
+    overlapping style weights share one axis), else in grid order."""
+    values = list({_tick(run): run.varied_values for run in runs}.items())
+    numbers = [next(iter(v.values())) if len(v) == 1 else None for _, v in values]
+    if all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers):
+        return [tick for _, tick in sorted(zip(numbers, (t for t, _ in values)))]
+    return [tick for tick, _ in values]

@@ -157,14 +157,6 @@ def margin(metric: str) -> float:
     return NOISE_MULTIPLE * noise_scale(metric)
 
 
-def _fmt(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3g}"
-
-
-def _values_text(numbers: dict) -> str:
-    return " · ".join(f"{label} {_fmt(value)}" for label, value in numbers["values"].items())
-
-
 # ---------------------------------------------------------------- the check kinds
 
 
@@ -174,45 +166,59 @@ def _metric_values(check: dict, entries: list[Entry]) -> dict:
 
 
 def _gate(check: dict, entries: list[Entry]) -> tuple[list[Entry], list[str], dict]:
-    """The entries passing check.gate (all without a gate), the labels within noise of its threshold,
-    and its numbers."""
+    """The entries passing check.gate (all of them without a gate), the labels of those failing it by
+    no more than the gate metric's margin (near misses: chance could have let them through), and the
+    gate's numbers."""
     gate = check.get("gate")
     if not gate:
         return entries, [], {}
     low, high, slack = gate.get("min", -math.inf), gate.get("max", math.inf), margin(gate["metric"])
     values = {e.label: e.view.metric(gate["metric"]) for e in entries}
     passing = [e for e in entries if values[e.label] is not None and low <= values[e.label] <= high]
-    borderline = [
-        label for label, v in values.items() if v is not None and (abs(v - low) <= slack or abs(v - high) <= slack)
+    near = [
+        label
+        for label, v in values.items()
+        if v is not None and not low <= v <= high and (low - slack <= v <= high + slack)
     ]
-    return passing, borderline, {"gate": gate | {"margin": slack, "values": values}}
+    return passing, near, {"gate": gate | {"margin": slack, "values": values}}
 
 
 def check_best(check: dict, entries: list[Entry]) -> Result:
-    """The expected value is best among the runs passing the gate, by more than the margin."""
+    """The expected value is best among the runs passing the gate, by more than the margin; a run
+    that misses the gate within noise and would beat the expected one makes it inconclusive."""
     numbers = _metric_values(check, entries)
+    values, slack = numbers["values"], numbers["margin"]
     sign = 1.0 if check["goal"] == "lowest" else -1.0
-    passing, borderline, gate_numbers = _gate(check, entries)
+    passing, near, gate_numbers = _gate(check, entries)
     numbers |= gate_numbers
     expected = value_text(check["expect"])
     if expected not in {e.label for e in passing}:
-        verdict = "inconclusive" if expected in borderline else "differs"
-        return Result(verdict, f"{expected} does not pass the gate", numbers)
-    scored = sorted((sign * numbers["values"][e.label], e.label) for e in passing)
-    best_score, best = scored[0]
-    numbers |= {"best": best}
-    others = [(score, label) for score, label in scored if label != expected]
-    if not others:
-        if borderline:
-            return Result("inconclusive", f"only {expected} passes the gate, others within noise of it", numbers)
+        verdict = "inconclusive" if expected in near else "differs"
+        return Result(
+            verdict, f"{expected} does not pass the gate" + (" (within noise)" if expected in near else ""), numbers
+        )
+    mine = sign * values[expected]
+    threats = [label for label in near if sign * values[label] < mine + slack]
+    scored = sorted((sign * values[e.label], e.label) for e in passing if e.label != expected)
+    best = min([(mine, expected), *scored])[1]
+    numbers["best"] = best
+    if not scored:
+        if threats:
+            return Result(
+                "inconclusive", f"only {expected} passes the gate; {', '.join(threats)} miss it within noise", numbers
+            )
         return Result("agrees", f"only {expected} passes the gate", numbers)
-    gap = others[0][0] - sign * numbers["values"][expected]  # > 0: expected is ahead
-    numbers |= {"gap": gap, "runner_up": others[0][1]}
-    if gap > numbers["margin"] and not (set(borderline) - {expected}):
-        return Result("agrees", f"{expected} is best, {gap:.3g} ahead of {others[0][1]}", numbers)
-    if -gap > numbers["margin"]:
+    gap, runner_up = scored[0][0] - mine, scored[0][1]  # gap > 0: expected is ahead
+    numbers |= {"gap": gap, "runner_up": runner_up}
+    if gap > slack and not threats:
+        return Result("agrees", f"{expected} is best, {gap:.3g} ahead of {runner_up}", numbers)
+    if -gap > slack:
         return Result("differs", f"{best} is best, {-gap:.3g} ahead of {expected}", numbers)
-    return Result("inconclusive", f"{best} and {others[0][1] if best == expected else expected} within noise", numbers)
+    if gap > slack:
+        near_text = f"{', '.join(threats)} miss the gate within noise and would be as good"
+        return Result("inconclusive", f"{expected} is best of those passing, but {near_text}", numbers)
+    rival = runner_up if best == expected else best
+    return Result("inconclusive", f"{expected} and {rival} within noise ({abs(gap):.3g} apart)", numbers)
 
 
 def _ordered(entries: list[Entry]) -> list[Entry]:
