@@ -388,23 +388,37 @@ class Unavailable(Exception):
     """A run the check needs is not in this invocation's plan (its experiment is not run)."""
 
 
+def _problem(view: RunView, needs_metrics: bool) -> tuple[str, str] | None:
+    """(kind of problem, detail) that keeps a run from deciding a verdict, or None."""
+    if view.status != "ok":
+        return view.status, ""
+    if view.metrics is None and needs_metrics:
+        return "not measured", ""
+    if view.random:
+        return "used RANDOM weights", ""
+    if view.convergence is not None and not view.convergence.converged:
+        fall = view.convergence.fall
+        return "had not converged", "" if fall is None else f" {fall:.1%}"
+    return None
+
+
 def _trust_problems(entries: list[Entry], needs_metrics: bool = True) -> list[str]:
-    """Why numbers from these runs cannot decide a verdict (empty: they can)."""
-    problems = []
+    """Why numbers from these runs cannot decide a verdict (empty: they can), one line per kind of
+    problem naming the runs, e.g. "had not converged: content 12.2%, style 7.4% (...)"."""
+    found: dict[str, list[str]] = {}
     for entry in entries:
-        view, label = entry.view, entry.label
-        if view.status != "ok":
-            problems.append(f"run {label} {view.status}")
-        elif view.metrics is None and needs_metrics:
-            problems.append(f"run {label} not measured")
-        elif view.random:
-            problems.append(f"run {label} used RANDOM weights")
-        elif view.convergence is not None and not view.convergence.converged:
-            c = view.convergence
-            plural = "s" if c.tail != 1 else ""
-            fall = "" if c.fall is None else f" (total loss fell {c.fall:.1%} over its last {c.tail} iteration{plural})"
-            problems.append(f"run {label} had not converged{fall}")
-    return problems
+        problem = _problem(entry.view, needs_metrics)
+        if problem:
+            found.setdefault(problem[0], []).append(entry.label + problem[1])
+    lines = []
+    for kind, labels in found.items():
+        why = (
+            f" (total loss fall over the last {CONVERGENCE_TAIL:.0%} of the iterations)"
+            if kind == "had not converged"
+            else ""
+        )
+        lines.append(f"{kind}: {', '.join(labels)}{why}")
+    return lines
 
 
 def _computable(check: dict, entries: list[Entry]) -> bool:
@@ -485,6 +499,8 @@ def evaluate(
     if _computable(check, everything):
         result = _run_check(check, entries, references, pairwise or [])
         verdict.numbers = result.numbers
+    elif check["metric"] not in PAIR_METRICS:  # what there is, None where a run has no value
+        verdict.numbers = _metric_values(check, everything)
     if problems:
         verdict.reason = "; ".join(problems)
         verdict.check_says = result.verdict if result else None

@@ -266,8 +266,14 @@ def _scorecard_context(experiments: list[ExperimentResults], measured: dict) -> 
         for experiment in experiments
         for v in experiment.verdicts
     ]
+    rows.sort(key=lambda row: _natural(row["id"]))  # F1a, F1b, ..., F6c: the study's order
     counts = {state: sum(row["verdict"] == state for row in rows) for state in findings.VERDICTS}
     return {"rows": rows, "counts": counts, "notes": _scorecard_notes(rows, measured)}
+
+
+def _natural(text: str) -> list:
+    """Sort key: numbers inside a string by value (F2 before F10)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
 def _scorecard_notes(rows: list[dict], measured: dict) -> list[str]:

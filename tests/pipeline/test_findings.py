@@ -254,11 +254,11 @@ GOOD = {"style_distance": 0.4}
 @pytest.mark.parametrize(
     "bad, reason",
     [
-        (view(1, status="missing"), "run 1 missing"),
-        (view(1, status="failed"), "run 1 failed"),
-        (RunView("run-1", {"x": 1}, "ok", False, None, CONVERGED), "run 1 not measured"),
-        (view(1, random=True, style_distance=0.9), "run 1 used RANDOM weights"),
-        (view(1, convergence=Convergence(False, 0.08, 10, False), style_distance=0.9), "run 1 had not converged"),
+        (view(1, status="missing"), "missing: 1"),
+        (view(1, status="failed"), "failed: 1"),
+        (RunView("run-1", {"x": 1}, "ok", False, None, CONVERGED), "not measured: 1"),
+        (view(1, random=True, style_distance=0.9), "used RANDOM weights: 1"),
+        (view(1, convergence=Convergence(False, 0.08, 10, False), style_distance=0.9), "had not converged: 1 8.0%"),
     ],
 )
 def test_a_run_that_cannot_decide_makes_it_inconclusive(bad, reason):
@@ -398,4 +398,10 @@ def test_bound_by_a_reference_run():
         RunView("ref", {"init": "content"}, "ok", False, {"content_ssim": 0.4}, Convergence(False, 0.1, 5, False))
     ]
     result = bound(0.1, 0.2, ref=unconverged)
-    assert result.verdict == "inconclusive" and "reference (max) had not converged" in result.reason
+    assert result.verdict == "inconclusive" and "had not converged: reference (max) 10.0%" in result.reason
+
+
+def test_what_numbers_there_are_are_shown_when_a_run_failed():
+    result = verdict_of([view(1, status="failed"), view(10, **GOOD)], **BEST)
+    assert result.verdict == "inconclusive" and result.check_says is None
+    assert result.numbers["values"] == {"1": None, "10": 0.4}
