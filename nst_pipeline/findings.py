@@ -320,7 +320,8 @@ def check_close(check: dict, entries: list[Entry]) -> Result:
     metric = check["metric"]
     tolerance = check.get("tolerance", margin(metric))
     a, b = (entry.view.metric(metric) for entry in entries)
-    numbers = {"metric": metric, "margin": tolerance, "values": {"a": a, "b": b}, "difference": abs(a - b)}
+    values = {entry.label: entry.view.metric(metric) for entry in entries}
+    numbers = {"metric": metric, "margin": tolerance, "values": values, "difference": abs(a - b)}
     if abs(a - b) <= tolerance:
         return Result("agrees", f"a {a:.3g}, b {b:.3g}: within {tolerance:.3g}", numbers)
     return Result("differs", f"a {a:.3g}, b {b:.3g}: {abs(a - b):.3g} apart, more than {tolerance:.3g}", numbers)
@@ -437,7 +438,9 @@ def _selected(check: dict, key: str, views: list[RunView], others: Callable[[str
     view = _selector_run(selector, pool)
     if view is None:
         raise Unavailable(f"check.{key} selects no single run")
-    return Entry(key if check["kind"] == "close" else f"reference ({key})", view)
+    where = ", ".join(value_text(v) for v in (selector.get("where") or {}).values())
+    label = (f"{selector['experiment']}: " if "experiment" in selector else "") + where
+    return Entry(f"{key} ({label})" if check["kind"] == "close" else f"reference ({key}: {label})", view)
 
 
 def reference_keys(check: dict) -> list[str]:

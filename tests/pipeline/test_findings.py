@@ -398,7 +398,9 @@ def test_bound_by_a_reference_run():
         RunView("ref", {"init": "content"}, "ok", False, {"content_ssim": 0.4}, Convergence(False, 0.1, 5, False))
     ]
     result = bound(0.1, 0.2, ref=unconverged)
-    assert result.verdict == "inconclusive" and "had not converged: reference (max) 10.0%" in result.reason
+    assert (
+        result.verdict == "inconclusive" and "had not converged: reference (max: other: content) 10.0%" in result.reason
+    )
 
 
 def test_what_numbers_there_are_are_shown_when_a_run_failed():
