@@ -19,7 +19,8 @@ rule stylize:
         "../../envs/nst.yaml"
     threads: config["threads"]
     resources:
-        gpu=1,
+        gpu=stylize_gpus,
+        attempt=job_attempt,
     params:
         run=run_parameters,
         device=config["device"],
