@@ -8,8 +8,10 @@ the next time: a pre-empted or timed-out run (SIGTERM: checkpointed, not a failu
 CUDA running out of memory next to another process. A run refused for bad input (the CLI's exit 2) or
 stopped by a non-finite loss (exit 3) fails again with the same code and parameters, so its failure
 record says so, and a retry of it in the same Snakemake invocation fails at once from that record,
-before any network or image is loaded (and, through the rule's resources, without asking for a GPU:
-deterministic_failure()). A new invocation always tries again: the cause may have been fixed.
+before any network or image is loaded (deterministic_failure()). A new invocation always tries again:
+the cause may have been fixed. (Snakemake 9 cannot skip the resubmission itself: `retries` is one
+number per rule. The retry still asks for the rule's GPU: a job array takes every task's resources
+from its first job, so a retry asking for none could take the GPU from a retry that needs it.)
 """
 
 from __future__ import annotations
@@ -84,9 +86,8 @@ def deterministic_failure(record_path: Path, code: str, params: dict, attempt: i
     """The failure record, if attempt `attempt` is a retry of a run whose previous attempt failed
     deterministically with this code fingerprint and these parameters; None where trying again may help.
 
-    Pure (reads only the record), so the rule's resources and the job agree on it. The record must be
-    from attempt - 1: attempt 1 deletes older records, so a record left by an earlier invocation (which
-    ended on its own last attempt) does not stop this one."""
+    The record must be from attempt - 1: attempt 1 deletes older records, so a record left by an
+    earlier invocation (which ended on its own last attempt) does not stop this one."""
     if attempt <= 1:
         return None
     try:

@@ -7,7 +7,6 @@ sys.path.insert(0, workflow.basedir)  # this workflow's own nst and nst_pipeline
 
 from nst.errors import NSTInputError
 from nst_pipeline import fingerprints, paths
-from nst_pipeline.jobs import deterministic_failure
 from nst_pipeline.plan import experiments_by_run, plan_experiments, run_name_regex
 
 try:
@@ -51,14 +50,6 @@ def run_parameters(wildcards):
 
 def failure_record(wildcards):
     return paths.failure_record(wildcards.run)
-
-
-def stylize_gpus(wildcards, attempt):
-    """1; 0 for a retry that will only refuse to repeat a deterministic failure (nst_pipeline.jobs),
-    so that it does not wait for, or hold, a GPU."""
-    record = Path(failure_record(wildcards))
-    doomed = deterministic_failure(record, FINGERPRINTS["stylize"], run_of(wildcards).params, attempt)
-    return 0 if doomed else 1
 
 
 def job_attempt(wildcards, attempt):

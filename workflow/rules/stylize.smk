@@ -19,7 +19,7 @@ rule stylize:
         "../../envs/nst.yaml"
     threads: config["threads"]
     resources:
-        gpu=stylize_gpus,
+        gpu=1,
         attempt=job_attempt,
     params:
         run=run_parameters,
