@@ -1,5 +1,6 @@
-"""The pipeline's report: ONE self-contained HTML page (images inlined as data URIs, inline CSS, no
-scripts, no external references), rendered from templates/report.html.j2 with autoescaping on.
+"""The pipeline's report: ONE self-contained HTML page (images inlined as data URIs, inline CSS, one
+inline script that sorts and filters the run table, no external references), rendered from
+templates/report.html.j2 with autoescaping on.
 
 This module builds the page's context from the runs' outcomes (nst_pipeline.outcome) and renders it;
 the sentences come from nst_pipeline.summary, the loss curves from nst_pipeline.figures.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from nst.images import atomic_write_bytes
 from nst_pipeline import paths
@@ -79,6 +82,14 @@ def _format_number(value) -> str:
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return "—"
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def _sort_key(value) -> Markup:
+    """data-sort="<exact number>" for a table cell showing a rounded number (the table's script sorts
+    by it); nothing for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return Markup("")
+    return Markup(' data-sort="{}"').format(repr(value))
 
 
 def _anchor(name: str) -> str:
@@ -192,7 +203,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.globals.update(g=format_g, num=_format_number, plural=_plural)
+    env.globals.update(g=format_g, num=_format_number, plural=_plural, sort_key=_sort_key)
     return env
 
 
