@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import torch
@@ -21,11 +24,38 @@ _MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
 _STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
 
 
+# path -> decoded image, while reuse_decoded() is active (None: every open_rgb decodes)
+_DECODED: ContextVar[dict | None] = ContextVar("nst_decoded_images", default=None)
+
+
+@contextmanager
+def reuse_decoded() -> Iterator[None]:
+    """Within this block open_rgb() decodes each file once and hands out copies.
+
+    For checking thousands of runs over the same few images (nst_pipeline.plan): decoding was ~98 % of
+    a run's check_run(). Every check still runs on every call; only the decode is shared. A file
+    that fails to decode is not remembered, so it fails again the same way."""
+    token = _DECODED.set({})
+    try:
+        yield
+    finally:
+        _DECODED.reset(token)
+
+
 def open_rgb(path: Path, what: str) -> Image.Image:
     """Open and decode an image, or raise NSTInputError naming it."""
     path = Path(path)
     if not path.is_file():
         raise NSTInputError(f"{what} image not found: {path}")
+    decoded = _DECODED.get()
+    if decoded is None:
+        return _decode_rgb(path, what)
+    if path not in decoded:
+        decoded[path] = _decode_rgb(path, what)
+    return decoded[path].copy()  # callers may change their image; the shared one stays as decoded
+
+
+def _decode_rgb(path: Path, what: str) -> Image.Image:
     try:
         with Image.open(path) as image:
             image.load()

@@ -9,17 +9,20 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
+from nst_pipeline.grid import sample_runs
 from nst_pipeline.outcome import RunOutcome, value_text
 
 LOSS_KINDS = ("total", "content", "style", "tv")
+MAX_CURVES = 20  # lines per figure: a legend of 250 runs is a page of its own
 
 
 def loss_curves_png(runs: list[RunOutcome], title: str) -> bytes | None:
-    """Loss vs iteration, one panel per loss term, one line per run (dashed: random weights);
-    None when no run has a loss history."""
-    runs = [run for run in runs if run.finished and run.record.get("loss_history")]
+    """Loss vs iteration, one panel per loss term, one line per run (dashed: random weights), at most
+    MAX_CURVES runs (evenly spaced; the title says so); None when no run has a loss history."""
+    runs, note = sample_runs([run for run in runs if run.finished and run.record.get("loss_history")], MAX_CURVES)
     if not runs:
         return None
+    title = f"{title} ({note})" if note else title
     ncol = min(len(runs), 4)
     legend_rows = math.ceil(len(runs) / ncol)
     height = 3.1 + 0.22 * legend_rows

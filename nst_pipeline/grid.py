@@ -6,6 +6,11 @@ get a row of their own, indented under the thumbnails. A run made with random we
 red "RANDOM WEIGHTS" label on its tile; a failed or missing run is a grey tile saying so, with the
 start of its error. The weights used are written along the bottom of the figure.
 
+Big sweeps: a grid draws at most MAX_TILES runs, evenly spaced in plan order (the first and last
+kept), and says so under its title; a row of more than MAX_COLUMNS runs wraps onto further lines.
+(1,000 runs in one row used to become 1,000 unreadable tiles, or no figure at all: matplotlib refused
+the tiles' negative size.) The report's run table lists every run.
+
 Runs are nst_pipeline.outcome.RunOutcome objects (their label, row, status, image, record, error).
 """
 
@@ -32,16 +37,37 @@ TILE_PAD_IN = 0.06  # white around each picture
 FOOTER_IN = 0.4
 THUMBNAIL_PX = 512  # images are shrunk to this before plotting (figures stay fast with big inputs)
 ERROR_CHARS = 60
+MAX_TILES = 40  # runs drawn in one grid
+MAX_COLUMNS = 8  # run tiles on one line of the grid
+NOTE_IN = 0.3  # room for the "showing N of M runs" line
 
 
-def grid_layout(runs: list[RunOutcome], aspect: float) -> dict:
-    """Rows, columns, tile size and figure size (inches) for `runs` with tiles of `aspect` (w/h)."""
-    rows = sorted({run.row for run in runs}) or [0]
-    per_row = {row: [run for run in runs if run.row == row] for row in rows}
-    most = max((len(v) for v in per_row.values()), default=0)
+def sample_runs(runs: list, limit: int = MAX_TILES) -> tuple[list, str | None]:
+    """At most `limit` of `runs`, evenly spaced in their order (first and last kept), and a note
+    saying so (None when all are kept)."""
+    if len(runs) <= limit:
+        return list(runs), None
+    picks = sorted({round(i * (len(runs) - 1) / (limit - 1)) for i in range(limit)})
+    note = f"showing {len(picks)} of {len(runs)} runs, evenly spaced in plan order; the report's table lists all"
+    return [runs[i] for i in picks], note
+
+
+def _lines(runs: list[RunOutcome]) -> list[list[RunOutcome]]:
+    """The runs of each line of tiles: sweep rows (run.row) in order, each wrapped after MAX_COLUMNS."""
+    lines = []
+    for row in sorted({run.row for run in runs}):
+        members = [run for run in runs if run.row == row]
+        lines += [members[start : start + MAX_COLUMNS] for start in range(0, len(members), MAX_COLUMNS)]
+    return lines or [[]]
+
+
+def grid_layout(runs: list[RunOutcome], aspect: float, note: str | None = None) -> dict:
+    """Lines of tiles, columns, tile size and figure size (inches) for `runs` with tiles of `aspect` (w/h)."""
+    lines = _lines(runs)
+    most = max(len(line) for line in lines)
     # where the content and style thumbnails go: side by side in row 0 (few runs), one above the
-    # other in the first column (several rows), or both in the first tile, half size (many runs)
-    if len(rows) >= 2:
+    # other in the first column (several lines), or both in the first tile, half size (many runs)
+    if len(lines) >= 2:
         thumbs = "column"
     elif most > STACK_THUMBNAILS_ABOVE:
         thumbs = "stacked"
@@ -53,10 +79,11 @@ def grid_layout(runs: list[RunOutcome], aspect: float) -> dict:
     tile_w = round(DPI * min(MAX_TILE_WIDTH_IN, MAX_FIGURE_WIDTH_IN / n_cols)) / DPI
     tile_h = round(DPI * tile_w / aspect) / DPI
     width = round(DPI * tile_w * n_cols) / DPI
-    height = round(DPI * (TITLE_IN + len(rows) * (tile_h + TILE_LABEL_IN) + FOOTER_IN)) / DPI
+    title_in = TITLE_IN + (NOTE_IN if note else 0.0)
+    height = round(DPI * (title_in + len(lines) * (tile_h + TILE_LABEL_IN) + FOOTER_IN)) / DPI
     return {
-        "rows": rows,
-        "per_row": per_row,
+        "lines": lines,
+        "title_in": title_in,
         "n_cols": n_cols,
         "tile_w": tile_w,
         "tile_h": tile_h,
@@ -115,10 +142,14 @@ def grid_png(content: Path, style: Path | list[Path], runs: list[RunOutcome], ti
     styles = [Path(style)] if isinstance(style, str | Path) else [Path(s) for s in style]
     content_img, style_img = _thumbnail(Path(content)), _side_by_side([_thumbnail(s) for s in styles])
     aspect = content_img.size[0] / content_img.size[1]
-    layout = grid_layout(runs, aspect)
+    shown, note = sample_runs(runs)
+    layout = grid_layout(shown, aspect, note)
     width, height = layout["figsize"]
     fig = Figure(figsize=(width, height), dpi=DPI)
     fig.suptitle(_wrap(title, width, lines=1, fontsize=12), y=1 - 0.12 / height, va="top", fontsize=12, weight="bold")
+    if note:
+        note_text = _wrap(note, width, lines=1, fontsize=9)
+        fig.text(0.5, 1 - 0.5 / height, note_text, ha="center", va="top", fontsize=9, style="italic", color="#8a1010")
 
     style_name = "+".join(s.stem for s in styles)
     thumbnails = ((content_img, "content", Path(content).stem), (style_img, "style", style_name))
@@ -136,9 +167,9 @@ def grid_png(content: Path, style: Path | list[Path], runs: list[RunOutcome], ti
         _label_under(ax, f"{what}: {name}", layout["tile_w"], weight="bold", lines=lines)
 
     first_run_col = 2 if layout["thumbs"] == "side by side" else 1
-    for row_index, row in enumerate(layout["rows"]):
-        for i, run in enumerate(layout["per_row"][row]):
-            ax = _tile_axes(fig, layout, row_index, first_run_col + i)
+    for line_index, line in enumerate(layout["lines"]):
+        for i, run in enumerate(line):
+            ax = _tile_axes(fig, layout, line_index, first_run_col + i)
             _draw_run(ax, run, layout["tile_w"], aspect)
             _label_under(ax, run.label or run.run_id, layout["tile_w"])
 
@@ -154,7 +185,7 @@ def _tile_axes(fig: Figure, layout: dict, row_index: int, col: int, part: int = 
     width, height = layout["figsize"]
     tile_w, tile_h = layout["tile_w"], layout["tile_h"]
     left = col * tile_w + TILE_PAD_IN
-    top = TITLE_IN + row_index * (tile_h + TILE_LABEL_IN)
+    top = layout["title_in"] + row_index * (tile_h + TILE_LABEL_IN)
     box_h = tile_h
     if parts == 2:  # two pictures with a one-line label each, in a tile + its label room
         box_h = (tile_h + TILE_LABEL_IN) / 2 - HALF_LABEL_IN

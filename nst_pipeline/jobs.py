@@ -1,7 +1,18 @@
 """The stylize job of the pipeline (workflow/scripts/stylize.py only unpacks `snakemake` and calls it).
 
 The grid and report jobs live with what they draw: nst_pipeline.grid.write_grid and
-nst_pipeline.report.write_report, so each rule's code fingerprint covers exactly its own code."""
+nst_pipeline.report.write_report, so each rule's code fingerprint covers exactly its own code.
+
+Retries. A profile's `retries` resubmits any failed job, but only some failures can go differently
+the next time: a pre-empted or timed-out run (SIGTERM: checkpointed, not a failure here), a lost node,
+CUDA running out of memory next to another process. A run refused for bad input (the CLI's exit 2) or
+stopped by a non-finite loss (exit 3) fails again with the same code and parameters, so its failure
+record says so, and a retry of it in the same Snakemake invocation fails at once from that record,
+before any network or image is loaded (deterministic_failure()). A new invocation always tries again:
+the cause may have been fixed. (Snakemake 9 cannot skip the resubmission itself: `retries` is one
+number per rule. The retry still asks for the rule's GPU: a job array takes every task's resources
+from its first job, so a retry asking for none could take the GPU from a retry that needs it.)
+"""
 
 from __future__ import annotations
 
@@ -11,8 +22,15 @@ import traceback
 from pathlib import Path
 
 from nst.api import stylize
-from nst.errors import NSTInterrupted
+from nst.errors import NSTInputError, NSTInterrupted, NSTNumericalError
 from nst.images import atomic_write_bytes
+
+# error class -> the CLI's exit code for it (nst.cli): the failures a retry would only repeat
+DETERMINISTIC = ((NSTInputError, 2), (NSTNumericalError, 3))
+
+
+class RepeatedFailure(Exception):
+    """A retry of a run whose previous attempt failed deterministically: not run again."""
 
 
 def run_stylize_job(
@@ -25,20 +43,76 @@ def run_stylize_job(
     threads: int,
     checkpoint_every: int,
     failure_record: str,
+    code: str = "",
+    attempt: int = 1,
 ) -> None:
-    """One run of the matrix. A failure is recorded (for the report) and re-raised, so Snakemake marks
-    only this job failed and, with keep-going, the others go on; the next invocation retries it."""
+    """One run of the matrix. A failure is recorded (for the report and for retries) and re-raised, so
+    Snakemake marks only this job failed and, with keep-going, the others go on."""
+    record_path = Path(failure_record)
+    if attempt > 1:
+        refuse_repeat(record_path, code, params, attempt)
+    else:  # the first attempt of an invocation: an old record says nothing about this try
+        record_path.unlink(missing_ok=True)
     try:
         stylize(content, style, image, **params, device=device, threads=threads, checkpoint_every=checkpoint_every)
     except NSTInterrupted:
-        raise  # pre-empted, not failed: the checkpoint resumes it
+        raise  # pre-empted or out of time, not failed: the checkpoint resumes it
     except BaseException as error:
-        record = {
-            "run": image,
-            "error": f"{type(error).__name__}: {error}",
-            "traceback": traceback.format_exc(),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        atomic_write_bytes(Path(failure_record), json.dumps(record, indent=1).encode())
+        _write_record(record_path, _failure(image, error, code, params, attempt))
         raise
-    Path(failure_record).unlink(missing_ok=True)
+    record_path.unlink(missing_ok=True)
+
+
+def _failure(image: str, error: BaseException, code: str, params: dict, attempt: int) -> dict:
+    exit_code = next((number for kind, number in DETERMINISTIC if isinstance(error, kind)), None)
+    return {
+        "run": image,
+        "error": f"{type(error).__name__}: {error}",
+        "traceback": traceback.format_exc(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "deterministic": exit_code is not None,
+        "exit_code": exit_code,
+        "code": code,
+        "parameters": params,
+        "attempt": attempt,
+    }
+
+
+def _write_record(path: Path, record: dict) -> None:
+    atomic_write_bytes(path, json.dumps(record, indent=1).encode())
+
+
+def deterministic_failure(record_path: Path, code: str, params: dict, attempt: int) -> dict | None:
+    """The failure record, if attempt `attempt` is a retry of a run whose previous attempt failed
+    deterministically with this code fingerprint and these parameters; None where trying again may help.
+
+    The record must be from attempt - 1: attempt 1 deletes older records, so a record left by an
+    earlier invocation (which ended on its own last attempt) does not stop this one."""
+    if attempt <= 1:
+        return None
+    try:
+        record = json.loads(Path(record_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    same = record.get("code") == code and record.get("parameters") == _as_json(params)
+    if record.get("deterministic") and same and record.get("attempt") == attempt - 1:
+        return record
+    return None
+
+
+def _as_json(params: dict) -> dict:
+    """`params` as the record stores them (tuples become lists)."""
+    return json.loads(json.dumps(params))
+
+
+def refuse_repeat(record_path: Path, code: str, params: dict, attempt: int) -> None:
+    """Raise RepeatedFailure (and pass the record on to this attempt) if retrying cannot help."""
+    record = deterministic_failure(record_path, code, params, attempt)
+    if record is None:
+        return
+    first = record.get("first_attempt", record["attempt"])
+    _write_record(record_path, record | {"attempt": attempt, "first_attempt": first})
+    raise RepeatedFailure(
+        f"not run again: attempt {first} failed deterministically (exit class {record['exit_code']}) with the "
+        f"same code and parameters, and would fail the same way: {record['error']}"
+    )

@@ -9,11 +9,13 @@ run, say - is one job, computed once.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nst.api import RESULT_PARAMETERS, check_run
 from nst.errors import NSTInputError
+from nst.images import reuse_decoded
 from nst.naming import run_id
 from nst_pipeline.findings import FindingError, validate_finding
 
@@ -104,7 +106,13 @@ def plan_experiments(config: dict, base_dir: Path) -> Plan:
 
     `config` has passed the JSON schema (workflow/schemas/config.schema.yaml); this adds the checks
     that need the engine: images readable, backbone/weights known, layer indices in range, ...
+    Every run gets the engine's full check_run(); each image file is decoded once for all of them.
     """
+    with reuse_decoded():
+        return _plan(config, base_dir)
+
+
+def _plan(config: dict, base_dir: Path) -> Plan:
     contents = _image_paths(config, "content", base_dir)
     styles = _image_paths(config, "style", base_dir)
     default_pairs = _pairs(config["pairs"], "pairs", contents, styles)
@@ -177,3 +185,22 @@ def _check_findings(config: dict, experiments: dict[str, Experiment], runs: dict
             except FindingError as error:
                 raise ConfigError(f"{where}.{error}") from None
             experiment.findings.append(checked)
+
+
+def experiments_by_run(plan: Plan) -> dict[str, list[str]]:
+    """run name -> the experiments listing it, in plan order (one pass over the entries: per-run
+    searches of every experiment were quadratic, minutes at 10,000 runs)."""
+    index: dict[str, dict[str, None]] = {name: {} for name in plan.runs}
+    for name, experiment in plan.experiments.items():
+        for entries in experiment.runs.values():
+            for entry in entries:
+                index[entry["run"]][name] = None
+    return {run: list(names) for run, names in index.items()}
+
+
+def run_name_regex(run_names) -> str:
+    """A regex for the plan's run names that does not grow with their number: one of the plan's
+    pairs, then one path component (the run id). Snakemake rescans a wildcard's constraint for every
+    job it builds, so a constraint listing every name made planning quadratic."""
+    pairs = sorted({name.split("/")[0] for name in run_names})
+    return f"(?:{'|'.join(map(re.escape, pairs))})/[^/]+" if pairs else "$^"

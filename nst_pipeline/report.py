@@ -1,5 +1,6 @@
-"""The pipeline's report: ONE self-contained HTML page (images inlined as data URIs, inline CSS, no
-scripts, no external references), rendered from templates/report.html.j2 with autoescaping on.
+"""The pipeline's report: ONE self-contained HTML page (images inlined as data URIs, inline CSS, one
+inline script that sorts and filters the run table, no external references), rendered from
+templates/report.html.j2 with autoescaping on.
 
 This module builds the page's context from the runs' outcomes (nst_pipeline.outcome) and renders it;
 the sentences come from nst_pipeline.summary, the loss curves and metric plots from
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -19,11 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from nst.images import atomic_write_bytes
 from nst_pipeline import findings, paths, scorecard
 from nst_pipeline.figures import loss_curves_png, metrics_png
-from nst_pipeline.grid import grid_png, grid_title
+from nst_pipeline.grid import grid_png, grid_title, sample_runs
 from nst_pipeline.outcome import RunOutcome, load_outcomes
 from nst_pipeline.runs_table import write_runs_table
 from nst_pipeline.summary import distinct, format_g, summarize
@@ -108,6 +111,14 @@ def _format_number(value) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
+def _sort_key(value) -> Markup:
+    """data-sort="<exact number>" for a table cell showing a rounded number (the table's script sorts
+    by it); nothing for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return Markup("")
+    return Markup(' data-sort="{}"').format(repr(value))
+
+
 def _anchor(name: str) -> str:
     return "exp-" + (re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "x")
 
@@ -171,7 +182,8 @@ def _pair_metrics_context(experiment: ExperimentResults, pair: str, runs: list[R
     if not measured:
         return {"metrics_table": None, "metrics_plot": None}
     rows = []
-    for run in runs:
+    shown, note = sample_runs(runs)  # a sweep of hundreds of runs: the all-runs table has every one
+    for run in shown:
         values = (measured.get(run.run) or {}).get("metrics") or {}
         fit = findings.convergence(run.record) if run.finished else None
         cells = [
@@ -186,7 +198,11 @@ def _pair_metrics_context(experiment: ExperimentResults, pair: str, runs: list[R
         "(3 × the chance spread) a difference must exceed to count."
     )
     return {
-        "metrics_table": {"columns": [header for _, header, _ in EXPERIMENT_METRIC_COLUMNS], "rows": rows},
+        "metrics_table": {
+            "columns": [header for _, header, _ in EXPERIMENT_METRIC_COLUMNS],
+            "rows": rows,
+            "note": note,
+        },
         "metrics_plot": _image(plot, f"metrics: {experiment.name}, {pair}", caption, "") if plot else None,
     }
 
@@ -310,7 +326,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.globals.update(g=format_g, num=_format_number, plural=_plural)
+    env.globals.update(g=format_g, num=_format_number, plural=_plural, sort_key=_sort_key)
     return env
 
 

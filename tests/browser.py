@@ -31,7 +31,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["PageReport", "BrowserCheckError", "find_chromium", "check_page"]
+__all__ = ["PageReport", "BrowserCheckError", "find_chromium", "check_page", "evaluate"]
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -231,6 +231,48 @@ def check_page(html_path: Path, screenshot_path: Path, timeout_s: float = 120) -
         screenshot=screenshot_path,
         load_fired=bool(data["load"]),
     )
+
+
+_EVALUATE_JS = r"""
+<script>
+window.addEventListener("load", function () {
+  var result;
+  try { result = {value: (function () { %(body)s })()}; } catch (error) { result = {error: String(error)}; }
+  var pre = document.createElement("pre");
+  pre.id = "%(mark)s";
+  pre.hidden = true;
+  pre.textContent = btoa(unescape(encodeURIComponent(JSON.stringify(result))));
+  document.body.appendChild(pre);
+});
+</script>
+"""
+
+
+def evaluate(html_path: Path, body: str, timeout_s: float = 120):
+    """Run the JavaScript function body `body` in the page once it has loaded (after the page's own
+    scripts) and return what it returns (JSON-able); BrowserCheckError if it throws."""
+    binary = find_chromium()
+    if binary is None:
+        raise BrowserCheckError("no chromium on PATH")
+    html_path = Path(html_path).resolve()
+    html = html_path.read_text(encoding="utf-8")
+    script = _EVALUATE_JS % {"body": body, "mark": _MARKER_ID}
+    index = html.lower().rfind("</body>")
+    fd, name = tempfile.mkstemp(prefix=f".{html_path.stem}.eval-", suffix=".html", dir=html_path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(html[:index] + script + html[index:] if index != -1 else html + script)
+        common = [f"--window-size={WINDOW_SIZE}", f"--virtual-time-budget={VIRTUAL_TIME_BUDGET_MS}"]
+        res = _run_chromium(binary, [*common, "--dump-dom", Path(name).as_uri()], timeout_s)
+    finally:
+        Path(name).unlink(missing_ok=True)
+    m = _MARKER_RE.search(res.stdout)
+    if res.returncode != 0 or not m:
+        raise BrowserCheckError(f"no result from chromium (rc={res.returncode})\n" + _stderr_tail(res.stderr))
+    result = json.loads(base64.b64decode("".join(m.group(1).split())).decode("utf-8"))
+    if "error" in result:
+        raise BrowserCheckError(f"the script threw: {result['error']}")
+    return result.get("value")
 
 
 if __name__ == "__main__":  # python tests/browser.py page.html shot.png

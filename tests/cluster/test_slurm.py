@@ -211,9 +211,10 @@ def slurm_cluster():
 
 # ----------------------------------------------------------------------------- tests
 def test_tiny_matrix_on_slurm_matches_local_run(slurm_cluster, tmp_path):
-    """tests/configs/tiny.yaml through the profile: every stylize job a COMPLETED SLURM job with one
-    (fake) GPU, measure/measure_pairs SLURM jobs without a GPU, and the images byte-identical to a
-    local run."""
+    """tests/configs/tiny.yaml through the profile: the stylize jobs go as ONE job array (sacct: tasks
+    <array>_1..3), each task COMPLETED with one (fake) GPU; the measure jobs as another array and the
+    measure_pairs jobs as plain jobs, all CPU-only (no GPU); grids and report are localrules, so no
+    other SLURM job; the images byte-identical to a local run."""
     slurm_dir = tmp_path / "slurm"
     with Snakemake(slurm_dir, "--profile", str(PROFILE), "--configfile", str(TINY)) as run:
         rc = run.wait(SLURM_RUN_TIMEOUT)
@@ -223,28 +224,24 @@ def test_tiny_matrix_on_slurm_matches_local_run(slurm_cluster, tmp_path):
     assert uuid, f"no 'SLURM run ID' in the output:\n{output[-3000:]}"
     rows = settled_sacct_rows(uuid.group(1))
 
-    stylize = [r for r in rows if r["comment"].startswith("rule_stylize")]
-    others = [r for r in rows if not r["comment"].startswith("rule_stylize")]
-    assert len(stylize) >= 3, rows
-    for row in stylize:
+    assert re.search(
+        r"Submitted array job with Snakemake IDs \S+ and SLURM job ID \d+\. The individual task IDs are 1-3", output
+    )
+    by_rule: dict[str, list[dict]] = {}
+    for row in rows:
+        by_rule.setdefault(row["comment"].split("_wildcards")[0], []).append(row)
+    assert sorted(by_rule) == ["rule_measure", "rule_measure_pairs", "rule_stylize"], rows
+    for rule, gpu in (("rule_stylize", True), ("rule_measure", False)):  # one array of 3 tasks each
+        tasks = by_rule[rule]
+        assert len(tasks) == 3 and len({r["job_id"].split("_")[0] for r in tasks}) == 1, tasks
+        assert sorted(r["job_id"].split("_")[1] for r in tasks) == ["1", "2", "3"], tasks
+        for row in tasks:
+            assert ("gres/gpu=1" in row["tres"].split(",")) is gpu, row
+    assert len(by_rule["rule_measure_pairs"]) == 2, rows  # init and style_layers: one job each
+    for row in rows:
         assert row["state"] == "COMPLETED", row
-        assert "gres/gpu=1" in row["tres"].split(","), row
-    # measure and measure_pairs are never local: small CPU jobs on the cluster (grids and the report
-    # are localrules, so they may not show up here at all)
-    rules = {r["comment"].split("_wildcards")[0] for r in others}
-    assert (
-        {"rule_measure", "rule_measure_pairs"}
-        <= rules
-        <= {
-            "rule_measure",
-            "rule_measure_pairs",
-            "rule_make_grid",
-            "rule_make_report",
-        }
-    ), rows
-    for row in others:
-        assert row["state"] == "COMPLETED", row
-        assert "gres/gpu" not in row["tres"], row
+    assert not any("gres/gpu" in row["tres"] for row in by_rule["rule_measure_pairs"]), rows
+    print(f"sacct: {rows}")  # shown with -rP
 
     local_dir = tmp_path / "local"
     run_local(local_dir, "--configfile", str(TINY))
@@ -371,3 +368,110 @@ def test_preempted_stylize_job_is_requeued_and_resumes(slurm_cluster, tmp_path):
         f"resumed SLURM image differs from the local one; {details}"
     )
     assert record["final_losses"] == local_record["final_losses"]
+
+
+def _profile(tmp_path: Path, **stylize_resources) -> Path:
+    """A copy of profiles/slurm with some stylize resources replaced (comments are not kept)."""
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    config = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    config["set-resources"]["stylize"].update(stylize_resources)
+    config["slurm-keep-successful-logs"] = True
+    (profile / "config.yaml").write_text(yaml.safe_dump(config))
+    return profile
+
+
+def _config(tmp_path: Path, name: str, sweeps: list, **defaults) -> Path:
+    config = yaml.safe_load(TINY.read_text())
+    config.update(run_experiments=["init"], checkpoint_every=0, threads=1, experiments={"init": {"sweeps": sweeps}})
+    config["defaults"] = dict(config["defaults"], **defaults)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def stylize_history(uuid: str) -> list[dict]:
+    """Every stylize submission of the run (sacct -D: requeued instances too), oldest first."""
+    command = ["sacct", "-X", "-D", "-n", "-P", "--name", uuid, "-S", "now-2days"]
+    command += ["-o", "JobID,Comment,State,Timelimit,Elapsed,Submit"]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True).stdout
+    rows = [
+        dict(zip(("job_id", "comment", "state", "limit", "elapsed", "submit"), line.split("|")))
+        for line in out.splitlines()
+        if line.strip()
+    ]
+    return sorted(
+        (r for r in rows if r["comment"].startswith("rule_stylize")), key=lambda r: (r["submit"], r["job_id"])
+    )
+
+
+def slurm_logs(workdir: Path) -> dict[str, str]:
+    root = workdir / ".snakemake/slurm_logs/rule_stylize"
+    return {path.stem: path.read_text(errors="replace") for path in sorted(root.rglob("*.log"))}
+
+
+def test_timed_out_runs_checkpoint_and_resume_with_more_time(slurm_cluster, tmp_path):
+    """Two runs (one job array) too long for their 1-minute limit: they get SIGTERM, checkpoint, fail,
+    and Snakemake's retries give them 2, then 3 minutes (runtime "1 * attempt"); each finishes from its
+    checkpoint, and the result equals an uninterrupted local run.
+
+    Seen here: array task 2 runs in an srun step and gets --signal's early SIGTERM (profile:
+    TERM@120; here TERM@20); task 1 runs in the batch step (the plugin starts it without srun), which
+    --signal does not reach: it gets SLURM's own SIGTERM at the limit (state TIMEOUT) and checkpoints
+    within KillWait."""
+    profile = _profile(tmp_path, runtime="1 * attempt", slurm_extra="'--signal=TERM@20'")
+    config = _config(tmp_path, "long", [{"vary": {"init_method": ["content", "gaussian"]}}], height=64, iterations=1000)
+    slurm_dir = tmp_path / "slurm"
+    with Snakemake(slurm_dir, "--profile", str(profile), "--configfile", str(config)) as run:
+        rc = run.wait(SLURM_RUN_TIMEOUT)
+        output = run.output()
+        assert rc == 0, output[-5000:] + slurm_failure_details(slurm_dir)
+    history = stylize_history(run.run_uuid())
+    logs = slurm_logs(slurm_dir)
+    details = f"sacct -D: {history}"
+    print(details)
+    assert history[0]["limit"] == history[1]["limit"] == "00:01:00", details
+    assert all(r["state"] in ("FAILED", "TIMEOUT") for r in history[:2]), details
+    completed = [r for r in history if r["state"] == "COMPLETED"]
+    assert len(completed) == 2 and all(r["limit"] in ("00:02:00", "00:03:00") for r in completed), details
+    stopped = re.findall(r"stopped by signal SIGTERM after iteration (\d+)", "".join(logs.values()))
+    assert len(stopped) >= 2, details
+
+    pngs = sorted((slurm_dir / "results/runs").glob("*/*.png"))
+    assert len(pngs) == 2 and not list((slurm_dir / "results/runs").glob("*/*.ckpt"))
+    for png in pngs:
+        record = sidecar(png)
+        assert record["iterations_done"] == 1000 and record["resumed_from_iteration"] in map(int, stopped), record
+
+    # byte-identical to an uninterrupted local run (one of the two: the same code path)
+    target = pngs[0].relative_to(slurm_dir)
+    local_dir = tmp_path / "local"
+    run_local(local_dir, str(target), "--configfile", str(config))
+    assert (local_dir / target).read_bytes() == pngs[0].read_bytes(), details
+
+
+def test_bad_weights_run_is_not_run_again_by_its_retries(slurm_cluster, tmp_path):
+    """A run with a broken weights file (a deterministic failure, the CLI's exit 2): SLURM sees three
+    submissions (the profile's retries: 2), but only the first loads the weights; the two retries
+    refuse at once from its failure record."""
+    bad_weights = tmp_path / "broken.pth"
+    bad_weights.write_bytes(b"not a state dict")
+    sweep = {"set": {"weights": str(bad_weights)}, "vary": {"init_method": ["content"]}}
+    config = _config(tmp_path, "bad", [sweep])
+    slurm_dir = tmp_path / "slurm"
+    with Snakemake(slurm_dir, "--profile", str(_profile(tmp_path)), "--configfile", str(config)) as run:
+        rc = run.wait(SLURM_RUN_TIMEOUT)
+        output = run.output()
+    assert rc != 0, output[-3000:]
+    history = stylize_history(run.run_uuid())
+    logs = slurm_logs(slurm_dir)
+    details = f"sacct -D: {history}; logs: {list(logs)}"
+    print(details)
+    assert len(history) == 3 and all(r["state"] == "FAILED" for r in history), details
+    by_job = [logs[r["job_id"]] for r in history]
+    assert "nst/weights.py" in by_job[0] and "RepeatedFailure" not in by_job[0], details
+    for log in by_job[1:]:
+        assert "RepeatedFailure: not run again: attempt 1 failed deterministically (exit class 2)" in log, details
+        assert "nst/weights.py" not in log and "load_network" not in log, details
+    [record] = (slurm_dir / "results/failed").rglob("*.json")
+    assert "broken.pth" in json.loads(record.read_text())["error"]

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_pipeline.grid import make_grid
+from nst_pipeline.grid import MAX_TILES, grid_layout, make_grid, sample_runs
 from nst_pipeline.outcome import RunOutcome
 
 CONTENT_RGB = (30, 120, 255)
@@ -137,3 +137,35 @@ def test_one_row_columns_and_width(tmp_path, n_runs):
 def test_no_temporary_file_left(tmp_path):
     _draw(tmp_path, [_ok(tmp_path, "green", RUN_RGB[0])])
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_sample_runs_keeps_ends_and_spreads_evenly():
+    runs = list(range(1000))
+    shown, note = sample_runs(runs)
+    assert len(shown) == MAX_TILES == 40 and shown[0] == 0 and shown[-1] == 999
+    gaps = [b - a for a, b in zip(shown, shown[1:])]
+    assert min(gaps) >= 25 and max(gaps) <= 26  # 999 / 39 = 25.6
+    assert note == "showing 40 of 1000 runs, evenly spaced in plan order; the report's table lists all"
+    assert sample_runs(runs[:40]) == (runs[:40], None)
+
+
+def test_a_long_row_wraps_into_lines_of_eight():
+    runs = [RunOutcome(f"a__b/r{i}", "e", "a__b", f"r{i}", 0, {}, "missing") for i in range(20)]
+    layout = grid_layout(runs, 1.5)
+    assert [len(line) for line in layout["lines"]] == [8, 8, 4]
+    assert layout["thumbs"] == "column" and layout["n_cols"] == 9
+    assert layout["figsize"][0] <= 16.1  # whole pixels per tile: 9 x 178 px
+
+
+def test_a_1000_run_grid_is_capped_with_a_note(tmp_path):
+    """1,000 runs in one row (one sweep of a big matrix): 40 tiles in 5 lines, a red note under the title;
+    it used to fail (matplotlib: negative tile width) or draw 1,000 unreadable tiles."""
+    colours = [RUN_RGB[i % len(RUN_RGB)] for i in range(1000)]
+    runs = [_ok(tmp_path, f"run{i}", rgb) for i, rgb in enumerate(colours)]
+    runs[999] = _not_ok("run999", "failed")  # the last run is always shown
+    pixels = _draw(tmp_path, runs)
+    height, width, _ = pixels.shape
+    assert width == 9 * round(1600 / 9) and height > 5 * 150  # thumbnails + 8 runs per line, 5 lines
+    note_band = pixels[55:85]  # under the title (0.55 in), in the note's colour #8a1010
+    assert np.any(np.all(np.abs(note_band - (138, 16, 16)) <= 30, axis=-1))
+    assert np.any(np.all(np.abs(pixels[-400:] - FAILURE_GREY) <= 2, axis=-1))  # run 999: last line, grey

@@ -8,7 +8,7 @@ sys.path.insert(0, workflow.basedir)  # this workflow's own nst and nst_pipeline
 from nst.errors import NSTInputError
 from nst_pipeline import fingerprints, paths
 from nst_pipeline.measure import judge_height
-from nst_pipeline.plan import plan_experiments
+from nst_pipeline.plan import experiments_by_run, plan_experiments, run_name_regex
 
 try:
     PLAN = plan_experiments(config, base_dir=Path(workflow.basedir))
@@ -26,14 +26,11 @@ FINGERPRINTS["measure"] = fingerprints.measure()
 JUDGE_HEIGHT = judge_height(config.get("judge_height"), (run.params["height"] for run in PLAN.runs.values()))
 # every parameter some experiment varies: the per-run image labels in `snakemake --report`
 VARIED = sorted({name for experiment in PLAN.experiments.values() for name in experiment.varied})
-RUN_EXPERIMENTS = {
-    run: [name for name, e in PLAN.experiments.items() if any(x["run"] == run for xs in e.runs.values() for x in xs)]
-    for run in RUN_NAMES
-}
+RUN_EXPERIMENTS = experiments_by_run(PLAN)
 
 
 wildcard_constraints:
-    run="|".join(map(re.escape, RUN_NAMES)) if RUN_NAMES else "$^",
+    run=run_name_regex(RUN_NAMES),
     experiment="|".join(map(re.escape, PLAN.experiments)),
 
 
@@ -41,7 +38,10 @@ wildcard_constraints:
 
 
 def run_of(wildcards):
-    return PLAN.runs[wildcards.run]
+    try:
+        return PLAN.runs[wildcards.run]
+    except KeyError:
+        raise WorkflowError(f"{paths.run_image(wildcards.run)}: not a run of the configured experiments") from None
 
 
 def content_image(wildcards):
@@ -58,6 +58,11 @@ def run_parameters(wildcards):
 
 def failure_record(wildcards):
     return paths.failure_record(wildcards.run)
+
+
+def job_attempt(wildcards, attempt):
+    """Snakemake's attempt number (1, then 2, 3, ... on retries), for the job script."""
+    return attempt
 
 
 def run_pair(wildcards):

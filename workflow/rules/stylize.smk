@@ -20,6 +20,7 @@ rule stylize:
     threads: config["threads"]
     resources:
         gpu=STYLIZE_GPUS,
+        attempt=job_attempt,
     params:
         run=run_parameters,
         device=config["device"],

@@ -5,6 +5,7 @@ The repository root goes on sys.path so the scripts find this workflow's own `ns
 """
 
 import sys
+import traceback
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -17,4 +18,8 @@ if str(REPO) not in sys.path:
 def logged_to(log_path: str, mode: str = "w"):
     """Everything the job prints (and tracebacks) goes to its Snakemake log file."""
     with open(log_path, mode) as log, redirect_stdout(log), redirect_stderr(log):
-        yield
+        try:
+            yield
+        except BaseException:
+            traceback.print_exc()  # here: the interpreter prints it only after the redirection has ended
+            raise

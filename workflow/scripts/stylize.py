@@ -15,4 +15,6 @@ with logged_to(snakemake.log[0], mode="a"):
         threads=snakemake.threads,
         checkpoint_every=snakemake.params.checkpoint_every,
         failure_record=snakemake.params.failure_record,
+        code=snakemake.params.code,
+        attempt=snakemake.resources.attempt,
     )

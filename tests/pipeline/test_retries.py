@@ -1,0 +1,149 @@
+"""Retries (#11 part 3): a run that failed deterministically (bad input: the CLI's exit 2; non-finite
+loss: exit 3) is not run again by a retry of the same invocation; anything else, and a run stopped by
+SIGTERM (checkpointed), is."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+from pipeline_helpers import REPO, snakemake
+
+from nst.errors import NSTInterrupted, NSTNumericalError, NSTWeightsError
+from nst_pipeline import jobs
+
+PARAMS = {"model": "vgg19", "weights": "bundled", "height": 32, "seed": 0}
+CODE = "engine-fingerprint-1"
+
+
+@pytest.fixture
+def job(tmp_path, monkeypatch):
+    """job(attempt, error=None, code=CODE, params=PARAMS): one stylize job whose engine raises `error`
+    (or succeeds). job.calls: the engine's calls so far; job.record: the failure record's path."""
+    calls, raising = [], []
+    record = tmp_path / "failed/run.json"
+
+    def fake_stylize(*args, **kwargs):
+        calls.append(kwargs)
+        if raising[-1] is not None:
+            raise raising[-1]
+
+    monkeypatch.setattr(jobs, "stylize", fake_stylize)
+
+    def run(attempt, error=None, code=CODE, params=PARAMS):
+        raising.append(error)
+        arguments = dict(device="cpu", threads=1, checkpoint_every=0, failure_record=str(record))
+        jobs.run_stylize_job(
+            params, "c.jpg", "s.jpg", str(tmp_path / "run.png"), **arguments, code=code, attempt=attempt
+        )
+
+    run.calls, run.record = calls, record
+    return run
+
+
+def _record(job) -> dict:
+    return json.loads(job.record.read_text())
+
+
+@pytest.mark.parametrize(
+    ("error", "exit_code"),
+    [(NSTWeightsError("weights broken.pth: not a state dict"), 2), (NSTNumericalError("nan"), 3)],
+)
+def test_a_deterministic_failure_is_not_run_again_by_its_retries(job, error, exit_code):
+    with pytest.raises(type(error)):
+        job(1, error)
+    first = _record(job)
+    assert first["deterministic"] and first["exit_code"] == exit_code and first["attempt"] == 1
+    for attempt in (2, 3):
+        with pytest.raises(jobs.RepeatedFailure, match=f"attempt 1 failed deterministically.*{error}"):
+            job(attempt, error)
+    assert len(job.calls) == 1  # the engine ran once
+    last = _record(job)
+    assert last["error"] == first["error"] and last["traceback"] == first["traceback"]  # the report shows the cause
+    assert last["attempt"] == 3 and last["first_attempt"] == 1
+
+
+@pytest.mark.parametrize("error", [RuntimeError("CUDA out of memory"), OSError("disk full"), MemoryError()])
+def test_other_failures_are_retried(job, error):
+    with pytest.raises(type(error)):
+        job(1, error)
+    assert not _record(job)["deterministic"]
+    with pytest.raises(type(error)):
+        job(2, error)
+    assert len(job.calls) == 2
+
+
+def test_an_interrupted_run_leaves_no_record_and_its_retry_runs(job):
+    with pytest.raises(NSTInterrupted):
+        job(1, NSTInterrupted("SIGTERM: checkpointed", 15))
+    assert not job.record.exists()
+    job(2)  # resumes (the engine finds its checkpoint) and succeeds
+    assert len(job.calls) == 2 and not job.record.exists()
+
+
+def test_a_retry_with_other_code_or_parameters_runs(job):
+    error = NSTWeightsError("weights broken.pth: not a state dict")
+    with pytest.raises(NSTWeightsError):
+        job(1, error)
+    job(2, code="engine-fingerprint-2")  # the engine changed: it runs (and succeeds)
+    assert len(job.calls) == 2 and not job.record.exists()
+    with pytest.raises(NSTWeightsError):
+        job(1, error)
+    job(2, params=PARAMS | {"seed": 1})
+    assert len(job.calls) == 4
+
+
+def test_a_new_invocation_tries_again(job):
+    error = NSTWeightsError("weights broken.pth: not a state dict")
+    with pytest.raises(NSTWeightsError):
+        job(1, error)
+    for attempt in (2, 3):
+        with pytest.raises(jobs.RepeatedFailure):
+            job(attempt, error)
+    assert len(job.calls) == 1
+    job(1)  # next invocation, cause fixed: attempt 1 runs whatever the record says
+    assert len(job.calls) == 2 and not job.record.exists()
+    # a record an earlier invocation left on its last attempt does not stop a later retry either
+    job.record.parent.mkdir(exist_ok=True)
+    job.record.write_text(json.dumps(jobs._failure("x", error, CODE, PARAMS, attempt=3)))
+    job(2)
+    assert len(job.calls) == 3
+
+
+def test_deterministic_failure_reads_the_record(job, tmp_path):
+    with pytest.raises(NSTWeightsError):
+        job(1, NSTWeightsError("broken"))
+    assert jobs.deterministic_failure(job.record, CODE, PARAMS, attempt=1) is None  # a first attempt always runs
+    assert jobs.deterministic_failure(job.record, CODE, PARAMS, attempt=2)["exit_code"] == 2
+    assert jobs.deterministic_failure(tmp_path / "none.json", CODE, PARAMS, attempt=2) is None
+
+
+@pytest.mark.slow
+def test_pipeline_retries_run_a_bad_weights_run_once(tmp_path):
+    """`--retries 2` with a broken weights file: Snakemake starts the job 3 times, the engine loads weights
+    once; the retries refuse at once."""
+    bad_weights = tmp_path / "broken.pth"
+    bad_weights.write_bytes(b"not a state dict")
+    config = yaml.safe_load((REPO / "tests/configs/tiny.yaml").read_text())
+    config["run_experiments"] = ["init"]
+    config["experiments"]["init"]["sweeps"] = [
+        {"set": {"weights": str(bad_weights)}, "vary": {"init_method": ["content"]}}
+    ]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    work = tmp_path / "work"
+    result = snakemake(work, "--configfile", str(path), "--retries", "2", "--resources", "gpu=1", "--keep-going")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert output.count("Trying to restart job") == 2, output[-3000:]
+    # one real attempt (the weights loader ran once), then two refusals
+    assert output.count('nst/weights.py", line') == 2, output[-5000:]  # load_network -> _load_file
+    assert output.count("RepeatedFailure: not run again: attempt 1 failed deterministically (exit class 2)") == 2
+    assert re.findall(r"^ +resources: .*attempt=(\d)", output, re.M) == ["1", "2", "3"]
+    [log] = (work / "results/logs/stylize").rglob("*.log")  # Snakemake keeps the last attempt's log
+    assert "RepeatedFailure: not run again" in log.read_text()
+    [record] = (work / "results/failed").rglob("*.json")
+    assert "broken.pth" in json.loads(record.read_text())["error"]
+    assert "broken.pth" in (work / "results/report.html").read_text()
