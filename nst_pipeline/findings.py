@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from nst_pipeline.outcome import value_text
 
 CHECK_KINDS = ("best", "monotonic", "biggest_step", "alike", "close", "bound")
+# runs a check needs to say anything (fewer: inconclusive, e.g. a config that runs one init only)
+RUNS_NEEDED = {"best": 2, "monotonic": 2, "biggest_step": 3, "alike": 2, "close": 2, "bound": 1}
 VERDICTS = ("agrees", "differs", "inconclusive")
 # Per-run metrics a check may read: those with a measured noise scale (metrics.NOISE_SCALE).
 RUN_METRICS = (
@@ -497,6 +499,11 @@ def evaluate(
     except Unavailable as missing:
         verdict.reason = str(missing)
         return verdict
+    if len(entries) < RUNS_NEEDED[check["kind"]]:
+        verdict.reason = (
+            f"kind {check['kind']} needs {RUNS_NEEDED[check['kind']]} runs; this experiment has {len(entries)} here"
+        )
+        return verdict
     everything = entries + list(references.values())
     verdict.runs = [e.view.run for e in everything]
     problems = _trust_problems(everything, needs_metrics=check["metric"] not in PAIR_METRICS)
@@ -571,9 +578,8 @@ def _values_per_pair(check: dict, runs: dict[str, list[dict]]) -> dict[str, list
 def _check_values(check: dict, values: list, pair: str) -> None:
     """The values a check names must be values the experiment runs (after `where`)."""
     kind = check["kind"]
-    needed = {"bound": 1, "biggest_step": 3}.get(kind, 2)
-    if len(values) < needed:
-        raise FindingError(f"check.where: selects {len(values)} run(s) for pair {pair}; kind {kind} needs {needed}")
+    if not values:  # too few (but some) is the verdict's business: an experiment cut down to one value
+        raise FindingError(f"check.where: selects no run for pair {pair}")
     named = {"best": [check.get("expect")], "biggest_step": check.get("expect") or []}.get(kind, [])
     for key, listed in (("expect", named), ("at", check.get("at") or [])):
         for value in listed:

@@ -407,3 +407,15 @@ def test_what_numbers_there_are_are_shown_when_a_run_failed():
     result = verdict_of([view(1, status="failed"), view(10, **GOOD)], **BEST)
     assert result.verdict == "inconclusive" and result.check_says is None
     assert result.numbers["values"] == {"1": None, "10": 0.4}
+
+
+def test_too_few_runs_is_inconclusive_not_an_error():
+    """A config that cuts an experiment down to one value: the finding cannot say anything."""
+    result = verdict_of([view(10, **GOOD)], **BEST)
+    assert result.verdict == "inconclusive" and "needs 2 runs" in result.reason
+    planned = {"exp": {"a__b": [{"x": 1, "init": "content"}]}}
+    monotonic = {"kind": "monotonic", "metric": "init_change", "direction": "increasing"}
+    checked = validate_finding(
+        {"id": "T", "statement": "s", "source": "t", "check": monotonic}, ["x"], planned, "exp", {"exp"}
+    )
+    assert checked["check"]["over"] == "x"
