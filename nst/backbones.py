@@ -99,7 +99,11 @@ BACKBONES: dict[str, Backbone] = {
         layer_names=("Conv2d_1a_3x3", "Conv2d_2b_3x3", "Conv2d_4a_3x3", "Mixed_5d", "Mixed_6e", "Mixed_7c"),
         # transform_input: torchvision's ImageNet weights were ported from TF and expect [-1, 1]
         # input; the model maps our ImageNet-normalised input there itself.
-        build=lambda: _models().inception_v3(weights=None, aux_logits=True, init_weights=True, transform_input=True),
+        # init_weights=False: only "random" weights keep an init (loaded ones replace it), and
+        # torchvision's own (truncated normal, std 0.1 whatever the fan-in) grows activations ~5x per
+        # layer without trained batch-norm statistics: Mixed_7c reached 1e10 and the style loss
+        # overflowed float32 at 128 px. PyTorch's default (fan-in scaled) init keeps them bounded.
+        build=lambda: _models().inception_v3(weights=None, aux_logits=True, init_weights=False, transform_input=True),
         torchvision_name="inception_v3",
         min_height=75,  # torchvision: inception_v3 needs inputs of at least 75x75
     ),
