@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from nst.naming import parse_run_id
+from nst.naming import RUN_ID_EXTRAS, extra_defaults, parse_run_id
 from nst_pipeline import paths
 
 STATUSES = ("ok", "failed", "missing")
@@ -89,6 +89,15 @@ class RunOutcome:
         if self.weights:
             return f"{self.weights.get('source', '?')} {str(self.weights.get('sha256', ''))[:8]}".strip()
         return str(self.parameters.get("weights", "—"))
+
+    @property
+    def other_options(self) -> str:
+        """The newer run options where they are not at their defaults (precision, stages, colour
+        control, blend weights, style scale, noise units), e.g. "precision bf16; style_scale 0.5"."""
+        later = extra_defaults()
+        params = self.parameters
+        changed = [name for name, _ in RUN_ID_EXTRAS if name in params and params[name] != later[name]]
+        return "; ".join(f"{name} {value_text(params[name])}" for name in changed)
 
     @property
     def varied_text(self) -> str:

@@ -50,6 +50,7 @@ TABLE_COLUMNS = (
     "optimizer",
     "iter.",
     "height",
+    "other options",
     "final content",
     "final style",
     "final tv",

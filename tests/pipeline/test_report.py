@@ -213,7 +213,7 @@ def test_table_has_a_row_per_entry_red_for_random_weights(full_page):
     rows = re.findall(r'<tr class="([^"]*)">(.*?)</tr>', table, re.S)
     assert [classes for classes, _ in rows] == ["ok", "ok", "failed", "ok random", "ok", "missing"]
     for _, row in rows:
-        assert len(re.findall(r"<td\b", row)) == len(header) == 22 + 7  # the run's columns + the yardstick's
+        assert len(re.findall(r"<td\b", row)) == len(header) == 23 + 7  # the run's columns + the yardstick's
     cells = [_text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", rows[3][1], re.S)]
     assert cells[header.index("weights")] == "RANDOM"
     assert cells[header.index("varied values")] == "weights = random"
@@ -300,3 +300,25 @@ def test_run_table_sorts_and_filters_in_chromium(full_report):
     assert steps["descending"]["sort"] == "descending"
     assert steps["filtered"]["sw"] == ["1e+09"] and steps["filtered"]["count"] == "1 of 6 rows"
     assert steps["cleared"]["count"] == "all 6 rows" and len(steps["cleared"]["sw"]) == 6
+
+
+def test_other_options_name_what_differs_from_the_defaults():
+    """The all-runs table's "other options" cell: the newer options, only where not at their default."""
+    from nst_pipeline.outcome import RunOutcome
+
+    def outcome(**params):
+        base = {"precision": "fp32", "style_scale": 1.0, "color_control": "none", "stage_heights": []}
+        return RunOutcome(
+            run="a__b/x",
+            experiment="e",
+            pair="a__b",
+            label="",
+            row=0,
+            varied_values={},
+            status="missing",
+            planned=base | params,
+        )
+
+    assert outcome().other_options == ""
+    text = outcome(precision="bf16", style_scale=0.5, stage_heights=[64, 96]).other_options
+    assert text == "stage_heights [64, 96]; precision bf16; style_scale 0.5"
