@@ -275,7 +275,8 @@ def test_preempted_stylize_job_is_requeued_and_resumes(slurm_cluster, tmp_path):
         run_experiments=["init"],
         checkpoint_every=5,
         threads=1,
-        experiments={"init": {"sweeps": [{"vary": {"init_method": ["gaussian"]}}]}},
+        # one gaussian run: config.yaml's init findings compare it with the content run, so they go
+        experiments={"init": {"sweeps": [{"vary": {"init_method": ["gaussian"]}}], "findings": []}},
     )
     config["defaults"] = dict(config["defaults"], height=48, iterations=iterations)
     config_path = tmp_path / "requeue.yaml"
