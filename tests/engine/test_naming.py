@@ -96,10 +96,13 @@ def test_run_ids_equal_iff_parameters_equal(a, b):
 
 @given(parameter_sets(), st.sampled_from(["content_weight", "style_weight", "tv_weight", "learning_rate"]))
 def test_neighbouring_floats_get_different_ids(params, name):
-    """The closest float above any value still gets its own id (no rounding anywhere)."""
+    """The closest float to any value still gets its own id (no rounding anywhere). Toward zero, so
+    the largest finite float's neighbour is not inf (which has no id)."""
     import math
 
-    other = dict(params, **{name: math.nextafter(params[name], math.inf)})
+    value = params[name]
+    neighbour = math.nextafter(value, 0.0) if value > 0 else math.nextafter(value, math.inf)
+    other = dict(params, **{name: neighbour})
     assert run_id(other) != run_id(params)
 
 
