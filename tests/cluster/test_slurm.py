@@ -255,6 +255,42 @@ def test_tiny_matrix_on_slurm_matches_local_run(slurm_cluster, tmp_path):
         assert sidecar(slurm_dir / png)["final_losses"] == sidecar(local_dir / png)["final_losses"], name
 
 
+def _config(
+    tmp_path: Path, name: str, sweeps: list, findings: list | None = None, checkpoint_every: int = 0, **defaults
+) -> Path:
+    """tests/configs/tiny.yaml cut down to an `init` experiment of `sweeps` (with `findings` if given,
+    else config.yaml's), one thread per run, `defaults` overriding the run parameters."""
+    config = yaml.safe_load(TINY.read_text())
+    init = {"sweeps": sweeps} if findings is None else {"sweeps": sweeps, "findings": findings}
+    config.update(run_experiments=["init"], checkpoint_every=checkpoint_every, threads=1, experiments={"init": init})
+    config["defaults"] = dict(config["defaults"], **defaults)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+# How much optimisation the timed-out runs need. Attempt 1 (limit 60 s) must be cut on any machine:
+# the batch-step task gets SIGTERM only at slurmctld's periodic time-limit check, up to ~30 s after
+# the limit, so a run needs more than ~90 s (seen: a 68 s run finished in its first attempt, state
+# TIMEOUT, nothing checkpointed). Attempts 2 (120 s) and 3 (180 s) then have ample time to finish.
+TIMED_OUT_RUN_SECONDS = 110
+# The pre-empted run: long enough to be caught running between its checkpoints 10 and N-20 by a
+# 0.2 s poll, short enough to keep the test quick.
+PREEMPTED_RUN_SECONDS = 20
+
+
+def iterations_lasting(tmp_path: Path, seconds: float, sweeps: list, findings: list | None = None, **defaults) -> int:
+    """Iterations that take about `seconds` on this machine: times 100 iterations of the same runs, run
+    side by side as a SLURM array runs them, and reads the engine's time per iteration from the
+    sidecars. (A fixed count is too short on a fast machine and too long on a slow one.)"""
+    config = _config(tmp_path, "calibrate", sweeps, findings, iterations=100, **defaults)
+    workdir = tmp_path / "calibrate"
+    run_local(workdir, "--configfile", str(config), "--until", "stylize")
+    times = [json.loads(p.read_text())["time_per_iteration_s"] for p in (workdir / "results/runs").glob("*/*.json")]
+    assert times, f"no sidecars in {workdir}"
+    return max(200, round(seconds / max(times)))
+
+
 def test_preempted_stylize_job_is_requeued_and_resumes(slurm_cluster, tmp_path):
     """`scontrol requeue` of a running stylize job: SLURM sends SIGTERM, the engine checkpoints and
     exits 143, and - the profile submits with --requeue - SLURM puts the SAME job id back in the queue.
@@ -271,18 +307,11 @@ def test_preempted_stylize_job_is_requeued_and_resumes(slurm_cluster, tmp_path):
     starts by itself a bit later, well inside the bound). If a future plugin resubmitted the job
     instead (a new job id, via the profile's retries), the assertions below still hold: what matters
     is that the final result resumed from the checkpoint."""
-    iterations = 100
-    config = yaml.safe_load(TINY.read_text())
-    config.update(
-        run_experiments=["init"],
-        checkpoint_every=5,
-        threads=1,
-        # one gaussian run: config.yaml's init findings compare it with the content run, so they go
-        experiments={"init": {"sweeps": [{"vary": {"init_method": ["gaussian"]}}], "findings": []}},
-    )
-    config["defaults"] = dict(config["defaults"], height=48, iterations=iterations)
-    config_path = tmp_path / "requeue.yaml"
-    config_path.write_text(yaml.safe_dump(config))
+    # one gaussian run: config.yaml's init findings compare it with the content run, so they go
+    sweeps, findings = [{"vary": {"init_method": ["gaussian"]}}], []
+    # long enough (~PREEMPTED_RUN_SECONDS here) to be caught running between checkpoints 10 and N-20
+    iterations = iterations_lasting(tmp_path, PREEMPTED_RUN_SECONDS, sweeps, findings, height=48)
+    config_path = _config(tmp_path, "requeue", sweeps, findings, height=48, iterations=iterations, checkpoint_every=5)
 
     slurm_dir = tmp_path / "slurm"
     states_seen: list[str] = []
@@ -373,24 +402,18 @@ def test_preempted_stylize_job_is_requeued_and_resumes(slurm_cluster, tmp_path):
     assert record["final_losses"] == local_record["final_losses"]
 
 
-def _profile(tmp_path: Path, **stylize_resources) -> Path:
-    """A copy of profiles/slurm with some stylize resources replaced (comments are not kept)."""
+def _profile(tmp_path: Path, retries: int | None = None, **stylize_resources) -> Path:
+    """A copy of profiles/slurm with some stylize resources (and the retries) replaced (comments are
+    not kept)."""
     profile = tmp_path / "profile"
     profile.mkdir()
     config = yaml.safe_load((PROFILE / "config.yaml").read_text())
     config["set-resources"]["stylize"].update(stylize_resources)
+    if retries is not None:
+        config["retries"] = retries
     config["slurm-keep-successful-logs"] = True
     (profile / "config.yaml").write_text(yaml.safe_dump(config))
     return profile
-
-
-def _config(tmp_path: Path, name: str, sweeps: list, **defaults) -> Path:
-    config = yaml.safe_load(TINY.read_text())
-    config.update(run_experiments=["init"], checkpoint_every=0, threads=1, experiments={"init": {"sweeps": sweeps}})
-    config["defaults"] = dict(config["defaults"], **defaults)
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def stylize_history(uuid: str) -> list[dict]:
@@ -413,24 +436,6 @@ def slurm_logs(workdir: Path) -> dict[str, str]:
     return {path.stem: path.read_text(errors="replace") for path in sorted(root.rglob("*.log"))}
 
 
-# How much optimisation the timed-out runs need. Attempt 1 (limit 60 s) must be cut on any machine:
-# the batch-step task gets SIGTERM only at slurmctld's periodic time-limit check, up to ~30 s after
-# the limit, so a run needs more than ~90 s (seen: a 68 s run finished in its first attempt, state
-# TIMEOUT, nothing checkpointed). Attempts 2 (120 s) and 3 (180 s) then have ample time to finish.
-TIMED_OUT_RUN_SECONDS = 110
-
-
-def iterations_lasting(tmp_path: Path, seconds: float, sweeps: list, **defaults) -> int:
-    """Iterations that take about `seconds` here: times 100 iterations of the same runs, run side by
-    side as the SLURM array runs them, and reads the engine's time per iteration from the sidecars."""
-    config = _config(tmp_path, "calibrate", sweeps, iterations=100, **defaults)
-    workdir = tmp_path / "calibrate"
-    run_local(workdir, "--configfile", str(config), "--until", "stylize")
-    times = [json.loads(p.read_text())["time_per_iteration_s"] for p in (workdir / "results/runs").glob("*/*.json")]
-    assert times, f"no sidecars in {workdir}"
-    return max(200, round(seconds / max(times)))
-
-
 def test_timed_out_runs_checkpoint_and_resume_with_more_time(slurm_cluster, tmp_path):
     """Two runs (one job array) too long for their 1-minute limit: they get SIGTERM, checkpoint, fail,
     and Snakemake's retries give them 2, then 3 minutes (runtime "1 * attempt"); each finishes from its
@@ -440,8 +445,10 @@ def test_timed_out_runs_checkpoint_and_resume_with_more_time(slurm_cluster, tmp_
     Seen here: array task 2 runs in an srun step and gets --signal's early SIGTERM (profile:
     TERM@120; here TERM@20); task 1 runs in the batch step (the plugin starts it without srun), which
     --signal does not reach: it gets SLURM's own SIGTERM at the limit (state TIMEOUT) and checkpoints
-    within KillWait."""
-    profile = _profile(tmp_path, runtime="1 * attempt", slurm_extra="'--signal=TERM@20'")
+    within KillWait. SLURM may send --signal up to 60 s early (man sbatch; seen: 12 s into a 60 s
+    job), so attempts 1-3 may give the srun task as little as 0 + 30 + 90 s of work: one more retry
+    than the profile's (limit 4 min) keeps that from failing the test."""
+    profile = _profile(tmp_path, retries=3, runtime="1 * attempt", slurm_extra="'--signal=TERM@20'")
     sweeps = [{"vary": {"init_method": ["content", "gaussian"]}}]
     iterations = iterations_lasting(tmp_path, TIMED_OUT_RUN_SECONDS, sweeps, height=64)
     config = _config(tmp_path, "long", sweeps, height=64, iterations=iterations)
@@ -457,7 +464,7 @@ def test_timed_out_runs_checkpoint_and_resume_with_more_time(slurm_cluster, tmp_
     assert history[0]["limit"] == history[1]["limit"] == "00:01:00", details
     assert all(r["state"] in ("FAILED", "TIMEOUT") for r in history[:2]), details
     completed = [r for r in history if r["state"] == "COMPLETED"]
-    assert len(completed) == 2 and all(r["limit"] in ("00:02:00", "00:03:00") for r in completed), details
+    assert len(completed) == 2 and all(r["limit"] in ("00:02:00", "00:03:00", "00:04:00") for r in completed), details
     stopped = re.findall(r"stopped by signal SIGTERM after iteration (\d+)", "".join(logs.values()))
     assert len(stopped) >= 2, details
 
