@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -12,6 +13,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 pytest_plugins = ["pytester", "require_all"]
 
 os.environ["NST_OFFLINE"] = "1"  # set at import, before any test (or subprocess) can touch the network
+
+# Property tests: CI (NST_REQUIRE_ALL=1) draws the same examples on every run, so main's CI result
+# depends on the code only; a local run explores new ones (and remembers failures in .hypothesis/).
+settings.register_profile("ci", derandomize=True, database=None, max_examples=300)
+if os.environ.get("NST_REQUIRE_ALL") == "1":
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session", autouse=True)
