@@ -24,6 +24,13 @@ def run_log(run: str) -> str:
     return f"{RESULTS}/logs/stylize/{run}.log"
 
 
+def run_attempts_log(run: str) -> str:
+    """What the unfinished attempts of a run printed. Snakemake deletes a job's log before every try (a
+    retry, a requeued SLURM job), so the stylize job keeps a copy here until the run succeeds and
+    starts its new log with it."""
+    return f"{RESULTS}/logs/stylize/{run}.attempts.log"
+
+
 def run_benchmark(run: str) -> str:
     return f"{RESULTS}/benchmarks/stylize/{run}.tsv"
 

@@ -474,6 +474,11 @@ def test_timed_out_runs_checkpoint_and_resume_with_more_time(slurm_cluster, tmp_
         record = sidecar(png)
         assert record["iterations_done"] == iterations, record
         assert record["resumed_from_iteration"] in map(int, stopped), record
+        # the rule's own log keeps the cut attempt too (Snakemake deletes it before each try)
+        rule_log = (slurm_dir / "results/logs/stylize" / png.parent.name / png.name).with_suffix(".log")
+        text = rule_log.read_text(errors="replace")
+        assert f"after iteration {record['resumed_from_iteration']};" in text, text[-3000:]
+        assert "nst: resuming from" in text and not rule_log.with_suffix(".attempts.log").exists()
 
     # byte-identical to an uninterrupted local run (one of the two: the same code path)
     target = pngs[0].relative_to(slurm_dir)

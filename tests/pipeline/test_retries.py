@@ -142,8 +142,50 @@ def test_pipeline_retries_run_a_bad_weights_run_once(tmp_path):
     assert output.count('nst/weights.py", line') == 2, output[-5000:]  # load_network -> _load_file
     assert output.count("RepeatedFailure: not run again: attempt 1 failed deterministically (exit class 2)") == 2
     assert re.findall(r"^ +resources: .*attempt=(\d)", output, re.M) == ["1", "2", "3"]
-    [log] = (work / "results/logs/stylize").rglob("*.log")  # Snakemake keeps the last attempt's log
-    assert "RepeatedFailure: not run again" in log.read_text()
+    # Snakemake deletes a job's log before each try; the rule's log still shows all three
+    [log] = (work / "results/logs/stylize").rglob("*[0-9].log")
+    text = log.read_text()
+    assert text.count("---- attempt started") == 3, text[-3000:]
+    assert text.count('nst/weights.py", line') == 2, text  # one load: load_network -> _load_file
+    assert text.count("RepeatedFailure: not run again") == 2, text
+    assert log.with_suffix(".attempts.log").read_text() == text  # kept: the run has not succeeded
     [record] = (work / "results/failed").rglob("*.json")
     assert "broken.pth" in json.loads(record.read_text())["error"]
     assert "broken.pth" in (work / "results/report.html").read_text()
+
+
+# --- the stylize job's log keeps earlier attempts (workflow/scripts/_helpers.logged_to) ---
+
+
+def _logged_to():
+    import sys
+
+    sys.path.insert(0, str(REPO / "workflow/scripts"))
+    from _helpers import logged_to
+
+    return logged_to
+
+
+def test_a_log_starts_with_what_earlier_attempts_printed(tmp_path):
+    logged_to = _logged_to()
+    log, history = tmp_path / "run.log", tmp_path / "run.attempts.log"
+    with pytest.raises(NSTInterrupted), logged_to(str(log), earlier_attempts=str(history)):
+        print("first try")
+        raise NSTInterrupted("stopped by signal SIGTERM after iteration 7", 15)
+    assert "first try" in history.read_text() and "after iteration 7" in history.read_text()
+    log.unlink()  # what Snakemake does before the next try
+    with logged_to(str(log), earlier_attempts=str(history)):
+        print("second try")
+    text = log.read_text()
+    assert text.count("---- attempt started") == 2
+    assert text.index("first try") < text.index("after iteration 7") < text.index("second try")
+    assert not history.exists()  # the run succeeded: its log has it all
+
+
+def test_other_logs_hold_only_their_own_try(tmp_path):
+    logged_to = _logged_to()
+    log = tmp_path / "grid.log"
+    log.write_text("old text\n")
+    with logged_to(str(log)):
+        print("new text")
+    assert log.read_text() == "new text\n"

@@ -4,9 +4,11 @@ The repository root goes on sys.path so the scripts find this workflow's own `ns
 `nst_pipeline` packages, installed or not (`--use-conda` environments do not install them).
 """
 
+import io
 import sys
+import time
 import traceback
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from contextlib import ExitStack, contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -15,11 +17,53 @@ if str(REPO) not in sys.path:
 
 
 @contextmanager
-def logged_to(log_path: str, mode: str = "w"):
-    """Everything the job prints (and tracebacks) goes to its Snakemake log file."""
-    with open(log_path, mode) as log, redirect_stdout(log), redirect_stderr(log):
-        try:
-            yield
-        except BaseException:
-            traceback.print_exc()  # here: the interpreter prints it only after the redirection has ended
-            raise
+def logged_to(log_path: str, earlier_attempts: str | None = None):
+    """Everything the job prints (and tracebacks) goes to its Snakemake log file.
+
+    With `earlier_attempts` (a file of its own, which Snakemake does not delete before a try): the log
+    starts with that file's text, and what this try prints goes to both, as it is printed (a try
+    SIGKILLed by SLURM is kept too). The file is removed once a try succeeds: the log has it all."""
+    with ExitStack() as files:
+        streams = [files.enter_context(open(log_path, "w", encoding="utf-8"))]
+        if earlier_attempts is not None:
+            streams.append(files.enter_context(_continued(Path(earlier_attempts), streams[0])))
+        out = _Tee(streams)
+        with redirect_stdout(out), redirect_stderr(out):
+            try:
+                yield
+            except BaseException:
+                traceback.print_exc()  # here: the interpreter prints it only after the redirection ends
+                raise
+    if earlier_attempts is not None:
+        Path(earlier_attempts).unlink(missing_ok=True)  # reached only when the try succeeded
+
+
+def _continued(history: Path, log):
+    """`history` opened for appending, after copying it into the new `log`; both get a header."""
+    if history.is_file():
+        log.write(history.read_text(encoding="utf-8", errors="replace"))
+    history.parent.mkdir(parents=True, exist_ok=True)
+    stream = history.open("a", encoding="utf-8")
+    header = f"\n---- attempt started {time.strftime('%Y-%m-%d %H:%M:%S')} ----\n"
+    log.write(header)
+    stream.write(header)
+    return stream
+
+
+class _Tee(io.TextIOBase):
+    """A text stream writing to several files, each flushed at once (tqdm redraws with \\r)."""
+
+    encoding = "utf-8"  # what the files are opened with; tqdm draws ASCII bars for a stream without one
+
+    def __init__(self, streams: list):
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+            stream.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()

@@ -2,10 +2,12 @@
 
 from _helpers import logged_to
 
+from nst_pipeline import paths
 from nst_pipeline.jobs import run_stylize_job
 
-# append: a requeued job's log keeps what the pre-empted attempt wrote
-with logged_to(snakemake.log[0], mode="a"):
+# the log starts with what earlier (pre-empted, timed-out, failed) attempts printed. (Not a rule
+# param: a new param would rerun every finished run.)
+with logged_to(snakemake.log[0], earlier_attempts=paths.run_attempts_log(snakemake.wildcards.run)):
     run_stylize_job(
         snakemake.params.run,
         snakemake.input.content,
