@@ -127,6 +127,29 @@ def test_cli_edit_reruns_nothing(finished):
         assert dry_run(finished) == {}
 
 
+def test_stylize_script_edit_reruns_nothing(finished):
+    """The stylize script only unpacks `snakemake`. Snakemake's own `code` trigger would rerun every
+    run whose image is older than the script file (a `git pull` touching it = every GPU hour again);
+    profiles/default leaves it out: the rules' code fingerprints (params) are the code trigger."""
+    with edited(finished[0].parent / "workflow/scripts/stylize.py"):
+        assert dry_run(finished) == {}
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("make_grid.py", {"make_grid": 1, "make_report": 1, "all": 1}),
+        ("make_report.py", {"make_report": 1, "all": 1}),
+        ("measure.py", {"measure": 2, "measure_pairs": 1, "make_report": 1, "all": 1}),
+        ("_helpers.py", {"make_grid": 1, "measure": 2, "measure_pairs": 1, "make_report": 1, "all": 1}),
+    ],
+)
+def test_other_script_edits_rerun_their_rules(finished, script, expected):
+    """Without Snakemake's `code` trigger, a script is part of its rule's fingerprint."""
+    with edited(finished[0].parent / "workflow/scripts" / script):
+        assert dry_run(finished) == expected
+
+
 def test_every_job_ran_its_planned_parameters(finished):
     """Each sidecar's parameters equal the plan's parameters for the run at that path."""
     _, config_file, work = finished
