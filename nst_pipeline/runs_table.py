@@ -15,7 +15,7 @@ from pathlib import Path
 
 from nst.images import atomic_write_bytes
 from nst.params import RESULT_PARAMETERS
-from nst_pipeline.findings import convergence
+from nst_pipeline.findings import RUN_METRICS, convergence
 from nst_pipeline.outcome import RunOutcome
 
 RUN_COLUMNS = ("run", "pair", "content", "style", "experiments")
@@ -37,16 +37,12 @@ STATUS_COLUMNS = (
     "peak_memory_mb",
     "device",
 )
-# metrics.measure()'s keys in its order; per-layer keys follow where the runs have them
+# metrics.measure()'s keys in its order (the checks' metrics are its comparable ones); per-layer keys
+# follow where the runs have them
 METRIC_COLUMNS = (
     "judge_height",
     "judge_upsampled",
-    "content_ssim",
-    "content_distance",
-    "style_distance",
-    "style_distance_effnet",
-    "palette_distance",
-    "init_change",
+    *RUN_METRICS,
     "init_rms",
     *(f"share_{when}_{term}" for when in ("start", "end") for term in ("content", "style", "tv")),
 )
