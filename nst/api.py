@@ -175,6 +175,17 @@ def _check_batch_sizes(members: list[_Run]) -> None:
             raise NSTInputError(f"runs in one batch must have one image size at height {height}; got {listed}")
 
 
+class _RoundStop:
+    """The batch's stop signal as its runs' checkpointers see it: frozen for a round of iterations,
+    so that a signal arriving mid-round is seen by every run of the next round (each then saves)."""
+
+    def __init__(self, signals: StopSignals):
+        self.signals, self.received = signals, None
+
+    def freeze(self) -> None:
+        self.received = self.signals.received
+
+
 class _Batch:
     """Runs a batch stage by stage: the runs at the same stage optimised together (runs resumed in a
     later stage wait for the others to reach it); each result is written as soon as its run ends."""
@@ -197,9 +208,11 @@ class _Batch:
     def _open(self, index: int) -> bool:
         return index not in self.outcomes
 
-    def _one_stage(self, group: list[int], stop: StopSignals) -> None:
+    def _one_stage(self, group: list[int], signals: StopSignals) -> None:
+        stop = _RoundStop(signals)
         loops = [self.members[i].stages.begin_stage(stop) for i in group]
-        failed = optimize_together(loops, lambda position: self._stage_done(group[position], loops[position]))
+        done = lambda position: self._stage_done(group[position], loops[position])  # noqa: E731
+        failed = optimize_together(loops, done, stop.freeze)
         for position, error in failed.items():
             self._fail(group[position], error)
         for index, loop in zip(group, loops):  # a loop with nothing to do from the start (resumed at its end)

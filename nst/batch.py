@@ -124,13 +124,16 @@ class LockstepBatch:
 
 
 def optimize_together(
-    loops: Sequence[IterationLoop], when_done: Callable[[int], None] = lambda index: None
+    loops: Sequence[IterationLoop],
+    when_done: Callable[[int], None] = lambda index: None,
+    before_reports: Callable[[], None] = lambda: None,
 ) -> dict[int, NSTNumericalError]:
     """Runs each loop's iterations to its end, all together: one step of every unfinished run per
     round; `when_done(index in loops)` as soon as a loop has ended (a run that converged early need
     not wait for its batch-mates). A run whose loss turns non-finite fails alone: {index: its error};
-    the others go on. A stop signal (a callback raising NSTInterrupted) ends the round for every run -
-    each run's callbacks still see it, so each saves its checkpoint - and is then raised."""
+    the others go on. A stop (a callback raising NSTInterrupted) is raised after the round, once every
+    run's callbacks have had the round's report; `before_reports()` is called before them (the
+    caller freezes its stop flag there, so that every run of the round sees a signal, or none)."""
     failed: dict[int, NSTNumericalError] = {}
     batch = LockstepBatch([loop.optimizer for loop in loops])
     try:
@@ -146,6 +149,7 @@ def optimize_together(
             stepped = [(i, outcome) for i, outcome in zip(active, outcomes) if i not in failed]
             losses = losses_to_host([outcome for _, outcome in stepped])
             interrupted = None
+            before_reports()
             for (i, _), run_losses in zip(stepped, losses):
                 try:
                     loops[i].after_step(run_losses)

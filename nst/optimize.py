@@ -133,12 +133,23 @@ class ImageOptimizer:
         return self.optimizer.state[self.image].get("n_iter", 0) if self.kind == "lbfgs" else None
 
     def state_dict(self) -> dict:
-        return {"optimizer": self.optimizer.state_dict(), "objective_scale": self.objective_scale}
+        # the replay cache too: in a batch an evaluation's float noise depends on how many runs
+        # shared it, so a resumed run must replay the accepted point as the uninterrupted run does
+        replay = [
+            (image.cpu(), grad.cpu(), {name: value.cpu() for name, value in terms.items()})
+            for image, grad, terms in self._recent
+        ]
+        return {"optimizer": self.optimizer.state_dict(), "objective_scale": self.objective_scale, "replay": replay}
 
     def load_state_dict(self, state: dict) -> None:
-        """Resume: the optimiser's memory and the same objective scale as the interrupted run."""
+        """Resume: the optimiser's memory, replay cache and objective scale of the interrupted run."""
         self.optimizer.load_state_dict(state["optimizer"])
         self.objective_scale = state["objective_scale"]
+        device = self.image.device
+        self._recent = [
+            (image.to(device), grad.to(device), {name: value.to(device) for name, value in terms.items()})
+            for image, grad, terms in state["replay"]
+        ]
 
 
 def objective_scale_for(initial_total: float) -> float:
