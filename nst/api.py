@@ -384,7 +384,7 @@ class _StageRunner:
             self.end_stage(loop)
         return self.image, self.stage
 
-    def begin_stage(self, stop: StopSignals) -> IterationLoop:
+    def begin_stage(self, stop: StopSignals | _RoundStop) -> IterationLoop:
         """The next stage's image, optimiser (resumed where the checkpoint left it) and iteration loop."""
         index, params = self.next_stage, self.params
         height, count = self.plan[index]
