@@ -174,6 +174,7 @@ def write_findings(verdicts: list, measured: dict, out: Path, scale: dict | None
 
 # ---------------------------------------------------------------- the scorecard's "our numbers"
 
+
 def _g(value) -> str:
     return "—" if value is None else f"{value:.3g}"
 

@@ -22,8 +22,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from nst_pipeline.findings.runs import Entry
 from nst_pipeline import metric_table
+from nst_pipeline.findings.runs import Entry
 from nst_pipeline.metric_table import PAIR_METRICS
 from nst_pipeline.outcome import value_text
 

@@ -14,7 +14,6 @@ class FindingError(ValueError):
     """A finding in the config is unusable; the message starts with the key that is wrong."""
 
 
-
 def _values_text_list(values: list) -> str:
     return ", ".join(value_text(v) for v in values)
 
