@@ -24,7 +24,7 @@ from nst_pipeline import metrics
 
 def judge_height(configured: int | None, run_heights: Iterable[int]) -> int:
     """The one height every run of the config is judged at: `judge_height` from the config, else the
-    validation height metrics.JUDGE_HEIGHT (NOISE_SCALE was measured there), lowered to the smallest
+    validation height metrics.JUDGE_HEIGHT (the noise scales were measured there), lowered to the smallest
     run's height so that no run is enlarged for the judge (metrics' resolution rule)."""
     if configured is not None:
         return int(configured)

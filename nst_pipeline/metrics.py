@@ -54,22 +54,6 @@ EFFNET_STYLE_LAYERS = (1, 2, 3, 4, 5)
 # Wang, Bovik, Sheikh & Simoncelli (2004) SSIM: 11x11 Gaussian window, sigma 1.5, population
 # statistics - skimage's documented settings to match the paper.
 SSIM_SETTINGS = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False, "data_range": 1.0}
-# How far two runs differ by chance, per metric (the largest standard deviation over 3 gaussian-init
-# seeds at style layers 6 and at 3, and over content init at 1 vs 2 threads - float summation order is
-# content init's only chance; its seed changes nothing): bench/validate_yardstick.py at 128 px, 100
-# L-BFGS iterations. Three samples each: a scale to compare effects against, not a precise figure.
-NOISE_SCALE = {
-    "content_ssim": 0.0062,
-    "content_distance": 0.0090,
-    "style_distance": 0.0066,
-    "style_distance_effnet": 0.0037,
-    "palette_distance": 0.096,
-    "init_change": 0.0084,
-    # pairwise perceptual distance between two such runs: content init (threads) 0.14; noise inits
-    # 0.8-1.0, as far apart as style layers 3 vs 6 (0.80): their layouts differ, so pairwise
-    # distances cannot tell noise-init outputs apart - compare their per-run metrics instead.
-    "pairwise_perceptual_content_init": 0.14,
-}
 # Sliced Wasserstein: directions spread evenly over the sphere (Fibonacci lattice, deterministic),
 # and quantiles at evenly spaced probabilities. With 64 x 256 a pure shift reads |shift|/2 to within
 # 1% in every direction tested (tests), at ~10 ms for a 128 px image.

@@ -25,8 +25,9 @@ from markupsafe import Markup
 
 from nst.images import atomic_write_bytes
 from nst_pipeline import findings, paths, scorecard
-from nst_pipeline.figures import loss_curves_png, metrics_png
+from nst_pipeline.figures import deciding_png, loss_curves_png, metrics_png
 from nst_pipeline.grid import grid_png, grid_title, sample_runs
+from nst_pipeline.metric_table import METRICS, RUN_METRICS
 from nst_pipeline.outcome import RunOutcome, load_outcomes
 from nst_pipeline.runs_table import write_runs_table
 from nst_pipeline.summary import distinct, format_g, summarize
@@ -61,27 +62,9 @@ TABLE_COLUMNS = (
     "status",
 )
 # yardstick columns of the all-runs table (after the run's own columns): (metrics key, header)
-METRIC_TABLE_COLUMNS = (
-    ("content_ssim", "content SSIM"),
-    ("style_distance", "style dist."),
-    ("style_distance_effnet", "style dist. (EffNet)"),
-    ("palette_distance", "palette ΔE"),
-    ("init_change", "init change"),
-    ("share_end_content", "content share (end)"),
-    ("share_end_style", "style share (end)"),
-)
+METRIC_TABLE_COLUMNS = tuple((m.key, m.header) for m in METRICS if m.in_html_table)
 # the per-experiment metrics table: (metrics key, header, percent?)
-EXPERIMENT_METRIC_COLUMNS = (
-    ("content_ssim", "content SSIM", False),
-    ("content_distance", "content dist.", False),
-    ("style_distance", "style dist.", False),
-    ("style_distance_effnet", "style dist. (EffNet)", False),
-    ("palette_distance", "palette ΔE", False),
-    ("init_change", "init change", False),
-    ("share_start_content", "content share, start", True),
-    ("share_end_content", "content share, end", True),
-    ("share_end_style", "style share, end", True),
-)
+EXPERIMENT_METRIC_COLUMNS = tuple((m.key, m.header, m.percent) for m in METRICS if not m.pairwise)
 
 
 @dataclass(frozen=True)
@@ -190,9 +173,9 @@ def _pair_metrics_context(experiment: ExperimentResults, pair: str, runs: list[R
         cells = [
             _percent(values.get(key)) if pct else format_g(values.get(key)) for key, _, pct in EXPERIMENT_METRIC_COLUMNS
         ]
-        converged = "—" if fit is None else ("yes" if fit.converged else "no") + f" ({_percent(fit.fall)})"
+        converged = "—" if fit is None else _percent(fit.fall) + (" (stopped early)" if fit.stopped_early else "")
         rows.append({"label": run.display_label, "cells": cells, "converged": converged, "status": run.status})
-    margins = {key: findings.margin(key) for key in findings.RUN_METRICS}
+    margins = {key: findings.margin(key) for key in RUN_METRICS}
     plot = metrics_png(runs, measured, margins, f"{experiment.name} — {pair.replace('__', ' × ')}: yardstick")
     caption = (
         "The yardstick against the varied value, one line per grid row; error bars: the noise margin "
@@ -253,7 +236,7 @@ def page_context(experiments: list[ExperimentResults], title: str) -> dict:
     return {
         "title": title,
         **_header_context(entries, len(experiments)),
-        "scorecard": _scorecard_context(experiments, measured),
+        "scorecard": _scorecard_context(experiments, measured, scorecard.judged_scale(entries, measured)),
         "experiments": [_experiment_context(experiment) for experiment in experiments],
         "table_columns": TABLE_COLUMNS,
         "metric_columns": METRIC_TABLE_COLUMNS,
@@ -263,29 +246,49 @@ def page_context(experiments: list[ExperimentResults], title: str) -> dict:
     }
 
 
-def _scorecard_context(experiments: list[ExperimentResults], measured: dict) -> dict:
-    """The reproduction scorecard: one row per finding and pair, and what limits the verdicts."""
-    rows = [
-        {
-            "id": v.id,
-            "experiment": v.experiment,
-            "anchor": _anchor(v.experiment),
-            "pair": v.pair.replace("__", " × "),
-            "statement": v.statement,
-            "source": v.source,
-            "caveat": v.caveat,
-            "numbers": scorecard.numbers_text(v),
-            "shares": scorecard.shares_text(v, measured),
-            "verdict": v.verdict,
-            "reason": v.reason,
-            "check_says": v.check_says,
-        }
-        for experiment in experiments
-        for v in experiment.verdicts
-    ]
+def _scorecard_row(v, measured: dict) -> dict:
+    plot = deciding_png(v)
+    return {
+        "id": v.id,
+        "experiment": v.experiment,
+        "anchor": _anchor(v.experiment),
+        "pair": v.pair.replace("__", " × "),
+        "statement": v.statement,
+        "source": v.source,
+        "caveat": v.caveat,
+        "numbers": scorecard.numbers_text(v),
+        "shares": scorecard.shares_text(v, measured),
+        "verdict": v.verdict,
+        "reason": v.reason,
+        "check_says": v.check_says,
+        "cause": v.cause,
+        "settled": v.settled,
+        "settled_text": v.settled_text,
+        "trajectory": [
+            {"budget": b.budget, "iterations": b.iterations, "verdict": b.verdict, "reason": b.reason}
+            for b in v.trajectory
+        ],
+        "plot": _image(plot, f"{v.id}: deciding quantity against the budget", "", "") if plot else None,
+    }
+
+
+def _scorecard_context(experiments: list[ExperimentResults], measured: dict, scale: dict) -> dict:
+    """The reproduction scorecard: one row per finding and pair, the scale judged, and what limits the
+    verdicts."""
+    rows = [_scorecard_row(v, measured) for experiment in experiments for v in experiment.verdicts]
     rows.sort(key=lambda row: _natural(row["id"]))  # F1a, F1b, ..., F6c: the study's order
     counts = {state: sum(row["verdict"] == state for row in rows) for state in findings.VERDICTS}
-    return {"rows": rows, "counts": counts, "notes": _scorecard_notes(rows, measured)}
+    settled = {
+        "settled": sum(row["settled"] is True for row in rows),
+        "unsettled": sum(row["settled"] is False for row in rows),
+    }
+    return {
+        "rows": rows,
+        "counts": counts,
+        "settled": settled,
+        "scale": scorecard.scale_text(scale),
+        "notes": _scorecard_notes(rows, measured),
+    }
 
 
 def _natural(text: str) -> list:
@@ -294,19 +297,26 @@ def _natural(text: str) -> list:
 
 
 def _scorecard_notes(rows: list[dict], measured: dict) -> list[str]:
-    """What keeps verdicts from being decided here, from the data (e.g. the demo's short runs)."""
+    """What the inconclusive verdicts mean here, in words, from the data."""
     notes = []
-    unconverged = sum("had not converged" in row["reason"] for row in rows if row["verdict"] == "inconclusive")
-    if unconverged:
+    within = sum(row["cause"] == findings.WITHIN_NOISE for row in rows)
+    if within:
         notes.append(
-            f"{unconverged} verdict{_plural(unconverged)} inconclusive because runs had not converged (total loss "
-            f"still falling by {findings.CONVERGED_FALL:.0%} or more over the last "
-            f"{findings.CONVERGENCE_TAIL:.0%} of the iterations): short runs such as the demo's cannot decide "
-            'them; "the numbers alone" shows where they point (README, "Verdict rules").'
+            f"{within} inconclusive because the effect the study claims lies within the noise margin: these "
+            "numbers do not show it beyond chance (a claim of an effect that is not seen here)."
         )
     random = sum("RANDOM" in row["reason"] for row in rows)
     if random:
-        notes.append(f"{random} verdict{_plural(random)} inconclusive because runs used RANDOM weights.")
+        notes.append(f"{random} inconclusive because runs used RANDOM weights (tests only, not the study's networks).")
+    unjudged = sum(row["cause"] == findings.NOT_JUDGED and "RANDOM" not in row["reason"] for row in rows)
+    if unjudged:
+        notes.append(f"{unjudged} inconclusive because runs they need are missing, failed or not measured.")
+    unsettled = sum(row["settled"] is False for row in rows)
+    if unsettled:
+        notes.append(
+            f"{unsettled} unsettled: the verdict at half the budget was another one, so a longer run may change "
+            "it again (the badges show each budget's verdict)."
+        )
     heights = scorecard.judge_heights(measured)
     from nst_pipeline.metrics import JUDGE_HEIGHT
 
@@ -357,7 +367,8 @@ def write_report(plan: dict, out: Path, title: str, table: Path | None = None, v
             [run for pairs in outcomes.values() for runs in pairs.values() for run in runs], measured, table
         )
     if verdicts is not None:
-        scorecard.write_findings(evaluated, measured, verdicts)
+        runs = [run for pairs in outcomes.values() for runs in pairs.values() for run in runs]
+        scorecard.write_findings(evaluated, measured, verdicts, scorecard.judged_scale(runs, measured))
     experiments = [
         ExperimentResults(
             name=name,

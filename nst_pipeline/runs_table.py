@@ -15,7 +15,8 @@ from pathlib import Path
 
 from nst.images import atomic_write_bytes
 from nst.params import RESULT_PARAMETERS
-from nst_pipeline.findings import RUN_METRICS, convergence
+from nst_pipeline.findings import convergence
+from nst_pipeline.metric_table import RUN_METRICS
 from nst_pipeline.outcome import RunOutcome
 
 RUN_COLUMNS = ("run", "pair", "content", "style", "experiments")

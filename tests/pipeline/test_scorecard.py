@@ -26,8 +26,13 @@ CONTENT = ROOT / "data" / "content" / "chelsea.jpg"
 STYLE = ROOT / "data" / "style" / "starry_night.jpg"
 PAIR = "chelsea__starry_night"
 BASE = {"weights": "bundled", "height": 32, "iterations": 10}
-# style weight -> (style distance, content SSIM, converged?)
-RUNS = {10.0: (0.60, 0.50, True), 100.0: (0.45, 0.40, True), 1000.0: (0.30, 0.30, True), 1e4: (0.20, 0.05, False)}
+# style weight -> (style distance, content SSIM, loss flat at the end?, content SSIM at half the budget)
+RUNS = {
+    10.0: (0.60, 0.50, True, 0.50),
+    100.0: (0.45, 0.40, True, 0.40),
+    1000.0: (0.30, 0.30, True, 0.30),
+    1e4: (0.20, 0.05, False, 0.45),  # at B/2 above the 1000 run: S10 turns from differs to agrees
+}
 
 
 def _params(style_weight: float) -> dict:
@@ -78,11 +83,11 @@ FINDINGS = [
             "goal": "lowest",
             "expect": 1000,
             "over": "style_weight",
-            "at": [10, 100, 1000],  # the converged runs (the unconverged 1e4 would make it inconclusive)
+            "at": [10, 100, 1000],
             "gate": {"metric": "content_ssim", "min": 0.2},
         },
     },
-    {  # reads 10 and 100 only: both converged, 0.60 -> 0.45 is not an increase
+    {  # reads 10 and 100 only: 0.60 -> 0.45 is not an increase
         "id": "S1",
         "statement": "Style distance rises with style weight.",
         "source": "test",
@@ -94,7 +99,7 @@ FINDINGS = [
             "at": [10, 100],
         },
     },
-    {  # needs the unconverged 1e4 run
+    {  # unsettled: at B/2 the 1e4 run steps back up
         "id": "S10",
         "statement": "Content SSIM falls with style weight.",
         "source": "test",
@@ -107,7 +112,7 @@ FINDINGS = [
 def written(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("scorecard")
     entries = []
-    for style_weight, (style, ssim, converged) in RUNS.items():
+    for style_weight, (style, ssim, converged, half_ssim) in RUNS.items():
         name = _name(style_weight)
         image = root / paths.run_image(name)
         image.parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +120,12 @@ def written(tmp_path_factory) -> Path:
         (root / paths.run_sidecar(name)).write_text(json.dumps(_record(style_weight, converged)))
         measured = root / paths.run_metrics(name)
         measured.parent.mkdir(parents=True, exist_ok=True)
-        measured.write_text(json.dumps({"run": name, "judge": {"height": 32}, "metrics": _metrics(style, ssim)}))
+        budgets = [
+            {"fraction": 0.5, "iteration": 5, "metrics": _metrics(style, half_ssim)},
+            {"fraction": 1.0, "iteration": 10, "metrics": _metrics(style, ssim)},
+        ]
+        payload = {"run": name, "judge": {"height": 32}, "metrics": _metrics(style, ssim), "budgets": budgets}
+        measured.write_text(json.dumps(payload))
         label = f"style_weight = {style_weight:g}"
         entries.append({"run": name, "label": label, "row": 0, "varied_values": {"style_weight": style_weight}})
     plan = {
@@ -143,9 +153,32 @@ def test_verdicts_and_their_numbers(written):
     assert verdicts["S2"]["numbers"]["best"] == "1000" and verdicts["S2"]["numbers"]["runner_up"] == "100"
     assert verdicts["S2"]["numbers"]["gap"] == pytest.approx(0.15)
     assert verdicts["S1"]["verdict"] == "differs"
-    s10 = verdicts["S10"]
-    assert s10["verdict"] == "inconclusive" and "had not converged: 10000 20.0%" in s10["reason"], s10
-    assert s10["check_says"] == "agrees"  # 0.50, 0.40, 0.30, 0.05: falling
+    assert verdicts["S2"]["settled"] is True and verdicts["S1"]["settled"] is True
+    s10 = verdicts["S10"]  # 0.50, 0.40, 0.30, 0.05: falling; at B/2 0.30 -> 0.45 steps back
+    assert s10["verdict"] == "agrees" and s10["check_says"] is None, s10
+    assert s10["settled"] is False and s10["settled_text"] == "unsettled: differs → agrees (B/2 → B)"
+    trajectory = [(b["budget"], b["iterations"], b["verdict"]) for b in s10["trajectory"]]
+    assert trajectory == [("B/2", [5], "differs"), ("B", [10], "agrees")]
+    assert s10["trajectory"][0]["numbers"]["steps"]["1000 → 10000"] == pytest.approx(0.15)
+
+
+def test_findings_json_states_the_scale_judged(written):
+    payload = json.loads((written / "findings.json").read_text())
+    assert payload["scale"] == {
+        "heights": [32],
+        "iterations": [10],
+        "judge_heights": [32],
+        "study": {"height": 400, "iterations": 1000},
+        "is_study_scale": False,
+    }
+    assert payload["settled"] == {"settled": 2, "unsettled": 1, "unknown": 0}
+
+
+def test_the_study_scale_is_stylizes_default_scale():
+    from nst.api import parameter_defaults
+    from nst_pipeline.scorecard import STUDY_SCALE
+
+    assert STUDY_SCALE == (parameter_defaults()["height"], parameter_defaults()["iterations"])
 
 
 def test_scorecard_rows_in_the_studys_order_with_numbers(written):
@@ -156,13 +189,16 @@ def test_scorecard_rows_in_the_studys_order_with_numbers(written):
     assert "style distance (0 = the painting): 10 0.6 · 100 0.45 · 1000 0.3;" in card.text
     assert "gate content_ssim ≥ 0.2" in card.text
     assert "weighted loss at the end: content 1%, style 99%" in card.text
-    assert "1 agrees" in card.text and "1 differs" in card.text and "1 inconclusive" in card.text
+    assert "2 agrees" in card.text and "1 differs" in card.text and "0 inconclusive" in card.text
+    assert "2 settled, 1 unsettled" in card.text
+    assert "Judged at 32 px × 10 iterations (judge height 32 px): a PREVIEW, not the study's scale" in card.text
+    assert "unsettled: differs → agrees (B/2 → B)" in card.text
 
 
 def test_runs_table(written):
     table = pandas.read_csv(written / "runs.tsv", sep="\t").set_index("style_weight")
     assert sorted(table.index) == sorted(RUNS)
-    for style_weight, (style, ssim, converged) in RUNS.items():
+    for style_weight, (style, ssim, converged, _) in RUNS.items():
         row = table.loc[style_weight]
         assert (row["style_distance"], row["content_ssim"]) == (style, ssim)
         assert bool(row["converged"]) is converged
