@@ -42,7 +42,7 @@ reference: $(STAMP)
 	@start=$$(date +%s); \
 	$(BIN)/snakemake --cores 1 --resources gpu=1 --configfile config/reference.yaml $(REFERENCE_ARGS) && \
 	$(BIN)/python -m nst_pipeline.snapshot results docs/reference --wall-seconds $$(( $$(date +%s) - start )) \
-		--command "make reference $(REFERENCE_ARGS)"
+		--command "make reference$(if $(REFERENCE_ARGS), REFERENCE_ARGS='$(REFERENCE_ARGS)')"
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_lbfgs.py
