@@ -204,3 +204,31 @@ def test_runs_table(written):
         assert bool(row["converged"]) is converged
         assert row["loss_fall_tail"] == pytest.approx(0.001 if converged else 0.2)
         assert row["experiments"] == "sweep" and row["status"] == "ok" and row["weights_label"] == "bundled (test)"
+
+
+def test_a_snapshot_carries_the_scorecard_as_markdown_and_the_files(written, tmp_path):
+    from nst_pipeline.snapshot import write_snapshot
+
+    grid = written / "results" / "grids" / "sweep" / f"{PAIR}.png"
+    grid.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (1800, 600), (10, 20, 30)).save(grid)
+    results = written / "results"
+    for name in ("findings.json", "runs.tsv"):
+        (results / name).write_bytes((written / name).read_bytes())
+    write_snapshot(results, tmp_path / "reference", 412.0, "make reference")
+    card = (tmp_path / "reference" / "scorecard.md").read_text()
+    assert "Judged at 32 px × 10 iterations (judge height 32 px): a preview, not the study's scale." in card
+    assert "2 agrees, 1 differs, 0 inconclusive; 2 settled, 1 unsettled" in card
+    assert (
+        "| **S10** (sweep) | Content SSIM falls with style weight. | **agrees**, unsettled | B/2 differs → B agrees |"
+        in card
+    )
+    with Image.open(tmp_path / "reference" / "grids" / f"sweep__{PAIR}.png") as small:
+        assert small.size == (900, 300)
+    assert json.loads((tmp_path / "reference" / "findings.json").read_text()) == json.loads(
+        (written / "findings.json").read_text()
+    )
+    assert (
+        "wall time (Snakemake, start-up included): 412 s (6.9 min)"
+        in (tmp_path / "reference" / "README.md").read_text()
+    )
