@@ -2,8 +2,8 @@
 whose verdict is known beforehand: each kind reaches agrees, differs and inconclusive, in both
 directions (or with min and max).
 
-The values are built from the real noise margin of their metric, margin(metric): FAR is three
-margins (beyond noise, whatever the margins become), NEAR a third of one (within noise). Runs carry no
+The values are built from the real noise margin of their metric, margin(metric): far() is three
+margins (beyond noise, whatever the margins become), near() a third of one (within noise). Runs carry no
 convergence record: these verdicts come from the numbers alone."""
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ def finding(**check) -> dict:
     return {"id": "T", "statement": "s", "source": "test", "check": {"over": "x"} | check}
 
 
-def test_margin_is_the_noise_multiple_of_the_noise_scale():
-    """The values below rely on it: a nonzero margin that grows with the metric's noise."""
+def test_margins_are_wider_than_the_noise():
+    """The values below rely on it: a nonzero margin, wider than the metric's chance spread."""
     for metric in (STYLE, SSIM, CHANGE, PERCEPTUAL, "palette_distance"):
         assert margin(metric) > noise_scale(metric) > 0, metric
 
