@@ -53,7 +53,8 @@ def load_pairs(experiment: str, pair: str) -> dict[float, list[dict]] | None:
 def run_view(outcome: RunOutcome, measured: dict | None) -> findings.RunView:
     """A run as the checks see it: its metrics at the final budget and at each milestone measured."""
     record = outcome.record if outcome.status == "ok" else None
-    measured = measured or {}
+    # a failed or missing run's metrics file is from an earlier attempt: not this run's numbers
+    measured = (measured or {}) if outcome.status == "ok" else {}
     budgets = {float(b["fraction"]): b["metrics"] for b in measured.get("budgets", [])}
     iterations = {float(b["fraction"]): b["iteration"] for b in measured.get("budgets", [])}
     if measured.get("metrics") is not None:

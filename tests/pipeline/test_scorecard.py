@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pandas
 import pytest
+import yaml
 from PIL import Image
-from pipeline_helpers import html_element
+from pipeline_helpers import REPO, html_element
 
 from nst.api import RESULT_PARAMETERS, check_run
 from nst.naming import run_id
-from nst_pipeline import paths
+from nst_pipeline import paths, report
+from nst_pipeline.plan import plan_experiments
 from nst_pipeline.report import write_report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -232,3 +234,143 @@ def test_a_snapshot_carries_the_scorecard_as_markdown_and_the_files(written, tmp
         "wall time (Snakemake, start-up included): 412 s (6.9 min)"
         in (tmp_path / "reference" / "README.md").read_text()
     )
+
+
+# ---------------------------------------------------------------- config.yaml's findings across experiments
+
+# config.yaml's own findings that read beyond their experiment's per-run numbers: F2a and F3b a run of
+# experiment init, F1a and F4a the pairwise files (rule measure_pairs). Planned by the planner, at a
+# tiny size, on three pairs: one whose numbers agree with each of them, one whose numbers contradict
+# each, one with every run measured but no pairwise files. Numbers are tenths apart, the margins
+# hundredths (perceptual: 0.42, against 0.05 and 0.9); loss histories are flat.
+CROSS = ("F1a", "F2a", "F3b", "F4a")
+AGREES, DIFFERS, NO_PAIRS = "chelsea__starry_night", "coffee__starry_night", "astronaut__starry_night"
+NEAR, FAR = 0.05, 0.9  # pairwise perceptual distances: the same image, different images
+
+
+def _cross_plan() -> tuple[dict, dict]:
+    """The report's plan (as workflow/rules/common.smk hands it over) and the planner's runs."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["defaults"] |= {"height": 32, "iterations": 10}
+    config["pairs"] = [pair.split("__") for pair in (AGREES, DIFFERS, NO_PAIRS)]
+    config["run_experiments"] = ["init", "style_weight", "content_layer"]
+    planned = plan_experiments(config, REPO)
+    report_plan = {
+        name: {"claim": e.claim, "varied": e.varied, "pairs": e.pairs, "runs": e.runs, "findings": e.findings}
+        for name, e in planned.experiments.items()
+    }
+    return report_plan, planned.runs
+
+
+def _runs_where(plan: dict, experiment: str, pair: str, **values) -> list[str]:
+    return [e["run"] for e in plan[experiment]["runs"][pair] if values.items() <= e["varied_values"].items()]
+
+
+def _cross_metrics(plan: dict, runs: dict, pair: str) -> dict[str, dict]:
+    """run -> its metrics: init's content run keeps the photo (SSIM 0.6) and is closest to the painting
+    (0.3); the style-init runs of style_weight lose the photo (0.1), and its gaussian run at style weight
+    10 is as close to the painting as init's content run. In DIFFERS, style weight 1 keeps the photo
+    better than init's content run does (F2a), and gaussian 10 is far from the painting (F3b)."""
+    values = {name: {"content_ssim": 0.3, "style_distance": 0.5} for e in plan for name in _runs_where(plan, e, pair)}
+    (content,) = _runs_where(plan, "init", pair, init_method="content")
+    values[content] = {"content_ssim": 0.6, "style_distance": 0.3}
+    for name in _runs_where(plan, "style_weight", pair):
+        if runs[name].params["init_method"] == "style":
+            kept = 0.9 if pair == DIFFERS and runs[name].params["style_weight"] == 1 else 0.1
+            values[name] |= {"content_ssim": kept}
+    gaussian_10 = [
+        name
+        for name in _runs_where(plan, "style_weight", pair, style_weight=10)
+        if runs[name].params["init_method"] == "gaussian"
+    ]
+    assert len(gaussian_10) == 1 and gaussian_10[0] != content
+    values[gaussian_10[0]] |= {"style_distance": 0.6 if pair == DIFFERS else 0.3}
+    return values
+
+
+def _cross_pairs(plan: dict, experiment: str, pair: str) -> list[dict]:
+    """Pairwise rows: init's outputs all apart (DIFFERS: content and style init the same image);
+    content_layer's all alike (DIFFERS: layers 1 and 5 apart)."""
+    entries = plan[experiment]["runs"][pair]
+    rows = []
+    for i, a in enumerate(entries):
+        for b in entries[i + 1 :]:
+            values = {v for e in (a, b) for v in e["varied_values"].values()}
+            if experiment == "init":
+                distance = NEAR if pair == DIFFERS and values == {"content", "style"} else FAR
+            else:
+                distance = FAR if pair == DIFFERS and values == {1, 5} else NEAR
+            rows.append({"a": a["run"], "b": b["run"], "perceptual": distance})
+    return rows
+
+
+def _write_run(name: str, run, metrics: dict) -> None:
+    image = Path(paths.run_image(name))
+    image.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (48, 32), (120, 90, 60)).save(image)
+    record = {
+        "content_image": run.content,
+        "style_image": run.style,
+        "style_images": [run.style],
+        "parameters": run.params,
+        "weights": {"source": "bundled", "sha256": "ab" * 32, "label": "bundled (test)", "pretrained": True},
+        "random_weights": False,
+        "iterations_done": 10,
+        "stopped_early": False,
+        "final_losses": {"content": 1.0, "style": 2.0, "tv": 3.0, "total": 99.9},
+        "loss_history": [{"content": 1.0, "style": 2.0, "tv": 3.0, "total": 100.0}] * 10,
+    }
+    Path(paths.run_sidecar(name)).write_text(json.dumps(record))
+    measured = Path(paths.run_metrics(name))
+    measured.parent.mkdir(parents=True, exist_ok=True)
+    measured.write_text(json.dumps({"run": name, "judge": {"height": 32}, "metrics": metrics}))
+
+
+@pytest.fixture(scope="module")
+def cross(tmp_path_factory) -> tuple[dict, dict]:
+    """(id, pair) -> the verdict in findings.json, from the report job run on the hand-made tree; and
+    the plan."""
+    root = tmp_path_factory.mktemp("cross")
+    plan, runs = _cross_plan()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        for pair in (AGREES, DIFFERS, NO_PAIRS):
+            for name, metrics in _cross_metrics(plan, runs, pair).items():
+                _write_run(name, runs[name], metrics)
+            for experiment in plan:
+                grid = Path(paths.grid_image(experiment, pair))  # drawn already: the report need not
+                grid.parent.mkdir(parents=True, exist_ok=True)
+                Image.new("RGB", (8, 8)).save(grid)
+                if pair != NO_PAIRS:
+                    rows = _cross_pairs(plan, experiment, pair)
+                    Path(paths.pair_metrics(experiment, pair)).parent.mkdir(parents=True, exist_ok=True)
+                    Path(paths.pair_metrics(experiment, pair)).write_text(json.dumps({"pairs": rows}))
+        # the page itself is not read here, and its figures would cost ~40 s of CPU
+        patch.setattr(report, "build_report", lambda *args, **kwargs: None)
+        write_report(plan, root / "report.html", "test", None, root / "findings.json")
+    verdicts = json.loads((root / "findings.json").read_text())["findings"]
+    return {(v["id"], v["pair"]): v for v in verdicts}, plan
+
+
+@pytest.mark.parametrize("finding", CROSS)
+@pytest.mark.parametrize("pair, verdict", [(AGREES, "agrees"), (DIFFERS, "differs")])
+def test_findings_across_experiments_and_pairwise_files_decide(cross, finding, pair, verdict):
+    found = cross[0][(finding, pair)]
+    assert found["verdict"] == verdict, found
+
+
+@pytest.mark.parametrize("pair", [AGREES, DIFFERS])
+def test_the_other_experiments_run_is_the_one_read(cross, pair):
+    verdicts, plan = cross
+    (init_content,) = _runs_where(plan, "init", pair, init_method="content")
+    assert verdicts[("F2a", pair)]["numbers"]["references"]["max"] == {"run": init_content, "value": 0.6}
+    assert verdicts[("F3b", pair)]["runs"][1] == init_content
+    assert verdicts[("F3b", pair)]["numbers"]["difference"] == pytest.approx(0.3 if pair == DIFFERS else 0.0)
+
+
+@pytest.mark.parametrize("finding", ["F1a", "F4a"])
+def test_without_the_pairwise_file_a_pairwise_finding_is_inconclusive(cross, finding):
+    verdicts = cross[0]
+    found = verdicts[(finding, NO_PAIRS)]
+    assert found["verdict"] == "inconclusive" and "pairwise distances missing" in found["reason"], found
+    assert verdicts[("F2a", NO_PAIRS)]["verdict"] == "agrees"  # the pair's per-run numbers decide
