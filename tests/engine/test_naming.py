@@ -17,7 +17,15 @@ from nst.naming import (
     parse_run_id,
     run_id,
 )
-from nst.params import COLOR_CONTROLS, DEFAULT_LEARNING_RATE, INIT_METHODS, NOISE_UNITS, OPTIMIZERS, PRECISIONS
+from nst.params import (
+    COLOR_CONTROLS,
+    DEFAULT_LEARNING_RATE,
+    INIT_METHODS,
+    NOISE_UNITS,
+    OPTIMIZERS,
+    PRECISIONS,
+    RUN_PARAMETERS,
+)
 
 finite = st.floats(min_value=0, allow_nan=False, allow_infinity=False)
 positive = st.floats(min_value=0, exclude_min=True, allow_nan=False, allow_infinity=False)
@@ -74,6 +82,16 @@ def canonical_defaults() -> dict:
 
 
 CONTENT, STYLE = "data/content/chelsea.jpg", "data/style/starry_night.jpg"
+
+
+def test_parameter_table_has_every_stylize_option_once_with_its_defaults_type():
+    """A keyword added to stylize() without a row (or a row without a keyword) fails here."""
+    defaults = parameter_defaults()
+    assert sorted(p.name for p in RUN_PARAMETERS) == sorted(defaults)
+    for parameter in RUN_PARAMETERS:
+        default = defaults[parameter.name]
+        values = list(default) if parameter.is_list and default is not None else [default]
+        assert all(value is None or type(value) is parameter.kind for value in values), parameter.name
 
 
 def test_run_id_fields_cover_every_result_parameter_once():
