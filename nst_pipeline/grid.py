@@ -24,6 +24,7 @@ from matplotlib.figure import Figure  # no pyplot: no global figure state, no GU
 from PIL import Image
 
 from nst.images import atomic_write_bytes
+from nst_pipeline import paths
 from nst_pipeline.outcome import RunOutcome, load_outcomes
 
 DPI = 100
@@ -291,7 +292,7 @@ def _random_weights_label(ax) -> None:
 
 
 def grid_title(experiment: str, pair: str) -> str:
-    content, style = pair.split("__", 1)
+    content, style = paths.split_pair(pair)
     return f"{experiment}: {content} x {style}"
 
 

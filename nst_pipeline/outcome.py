@@ -43,7 +43,15 @@ class RunOutcome:
 
     @property
     def run_id(self) -> str:
-        return self.run.rsplit("/", 1)[-1]
+        return paths.split_run(self.run)[1]
+
+    @property
+    def content_name(self) -> str:
+        return paths.split_pair(self.pair)[0]
+
+    @property
+    def style_name(self) -> str:
+        return paths.split_pair(self.pair)[1]
 
     @property
     def parameters(self) -> dict:
@@ -132,7 +140,7 @@ def _on_disk(run: str) -> _OnDisk:
 
 def _planned(run: str) -> dict:
     try:
-        return parse_run_id(run.rsplit("/", 1)[-1])
+        return parse_run_id(paths.split_run(run)[1])
     except ValueError:  # not a run id (a hand-made name): nothing planned to show
         return {}
 

@@ -18,8 +18,7 @@ from nst.errors import NSTInputError
 from nst.images import reuse_decoded
 from nst.naming import run_id
 from nst_pipeline.findings import FindingError, validate_finding
-
-PAIR_SEPARATOR = "__"
+from nst_pipeline.paths import PAIR_SEPARATOR, pair_name, run_name, split_run
 
 
 class ConfigError(NSTInputError):
@@ -28,7 +27,7 @@ class ConfigError(NSTInputError):
 
 @dataclass(frozen=True)
 class Run:
-    name: str  # "<content>__<style>/<run_id>": the output path stem below results/runs/
+    name: str  # "<content>__<style>/<run_id>" (nst_pipeline.paths.run_name)
     content: str
     style: str | list[str]  # a blend: several style images, weighted by params["style_blend_weights"]
     params: dict  # result-determining stylize() parameters, resolved
@@ -134,11 +133,9 @@ def _plan(config: dict, base_dir: Path) -> Plan:
         where = f"experiments.{name}"
         pairs = _pairs(spec["pairs"], f"{where}.pairs", contents, styles) if spec.get("pairs") else default_pairs
         varied = list(dict.fromkeys(key for sweep in spec["sweeps"] for key in sweep["vary"]))
-        experiment = Experiment(
-            name, spec.get("claim", "").strip(), varied, [f"{c}{PAIR_SEPARATOR}{s}" for c, s in pairs]
-        )
+        experiment = Experiment(name, spec.get("claim", "").strip(), varied, [pair_name(c, s) for c, s in pairs])
         for content, style in pairs:
-            pair = f"{content}{PAIR_SEPARATOR}{style}"
+            pair = pair_name(content, style)
             entries = experiment.runs.setdefault(pair, [])
             for row, sweep in enumerate(spec["sweeps"]):
                 keys = list(sweep["vary"])
@@ -156,10 +153,10 @@ def _plan(config: dict, base_dir: Path) -> Plan:
                                 f"config {where}.sweeps[{row}] ({_label(varied_values)}): {error}"
                             ) from None
                     resolved = {k: checked[key][k] for k in RESULT_PARAMETERS}
-                    run_name = f"{pair}/{run_id(resolved)}"
-                    runs.setdefault(run_name, Run(run_name, contents[content], styles[style], resolved))
+                    name_of_run = run_name(pair, run_id(resolved))
+                    runs.setdefault(name_of_run, Run(name_of_run, contents[content], styles[style], resolved))
                     entries.append(
-                        {"run": run_name, "label": _label(varied_values), "row": row, "varied_values": varied_values}
+                        {"run": name_of_run, "label": _label(varied_values), "row": row, "varied_values": varied_values}
                     )
         experiments[name] = experiment
     _check_findings(config, experiments, runs)
@@ -202,5 +199,5 @@ def run_name_regex(run_names) -> str:
     """A regex for the plan's run names that does not grow with their number: one of the plan's
     pairs, then one path component (the run id). Snakemake rescans a wildcard's constraint for every
     job it builds, so a constraint listing every name made planning quadratic."""
-    pairs = sorted({name.split("/")[0] for name in run_names})
+    pairs = sorted({split_run(name)[0] for name in run_names})
     return f"(?:{'|'.join(map(re.escape, pairs))})/[^/]+" if pairs else "$^"

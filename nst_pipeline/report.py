@@ -153,7 +153,7 @@ def _grid_caption(experiment: str, pair: str, runs: list[RunOutcome]) -> str:
 def _pair_context(experiment: ExperimentResults, pair: str) -> dict:
     runs = [run for run in experiment.runs if run.pair == pair]
     n_random = sum(run.is_random for run in runs)
-    title = pair.replace("__", " × ")
+    title = " × ".join(paths.split_pair(pair))
     curves = loss_curves_png(runs, f"{experiment.name} — {title}")
     caption = (
         "Loss vs iteration, one line per run (log scale for the total and for any term spanning more than a "
@@ -270,7 +270,7 @@ def _scorecard_context(experiments: list[ExperimentResults], measured: dict) -> 
             "id": v.id,
             "experiment": v.experiment,
             "anchor": _anchor(v.experiment),
-            "pair": v.pair.replace("__", " × "),
+            "pair": " × ".join(paths.split_pair(v.pair)),
             "statement": v.statement,
             "source": v.source,
             "caveat": v.caveat,
@@ -328,6 +328,7 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.globals.update(g=format_g, num=_format_number, plural=_plural, sort_key=_sort_key)
+    env.globals["pair_separator"] = paths.PAIR_SEPARATOR
     return env
 
 
