@@ -158,10 +158,10 @@ def classic_output_name(
     chelsea_starry_night_o_lbfgs_i_content_h_400_m_vgg19_cw_100000.0_sw_30000.0_tv_1.0_cl_-1_sl_-1.jpg
     (cl/sl are the flags as given, -1 = default), followed by what it lacks: weights other than
     torchvision's 'imagenet' (the classic's only kind) as _w_<tag>, and the iteration count, learning
-    rate, seed and every later parameter (precision, stages, colour control, blend, style scale,
-    noise units) where they differ from `defaults` (stylize()'s, with the learning rate resolved for
-    the run's optimizer), each exact. So two runs that
-    differ anywhere never share a name, and a classic run at the defaults keeps its classic name."""
+    rate, seed and every run-id extra (RUN_ID_EXTRAS: precision, stages, colour control, ...) where
+    they differ from `defaults` (stylize()'s, with the learning rate resolved for the run's
+    optimizer), each exact. So two runs that differ anywhere never share a name, and a classic run at
+    the defaults keeps its classic name."""
     name = (
         f"{Path(content).stem}_{styles_stem(style)}_o_{params['optimizer']}_i_{params['init_method']}"
         f"_h_{params['height']}_m_{params['model']}_cw_{float(params['content_weight'])!r}"

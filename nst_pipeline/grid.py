@@ -8,7 +8,7 @@ start of its error. The weights used are written along the bottom of the figure.
 
 Big sweeps: a grid draws at most MAX_TILES runs, evenly spaced in plan order (the first and last
 kept), and says so under its title; a row of more than MAX_COLUMNS runs wraps onto further lines.
-(1,000 runs in one row used to become 1,000 unreadable tiles, or no figure at all: matplotlib refused
+(Uncapped, 1,000 runs in one row are 1,000 unreadable tiles, or no figure at all: matplotlib refuses
 the tiles' negative size.) The report's run table lists every run.
 
 Runs are nst_pipeline.outcome.RunOutcome objects (their label, row, status, image, record, error).

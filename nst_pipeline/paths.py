@@ -80,7 +80,7 @@ REPORT = f"{RESULTS}/report.html"
 REPORT_LOG = f"{RESULTS}/logs/report.log"
 
 
-# ---- the yardstick (issue #8): measure jobs, the tables and verdicts the report job writes
+# ---- the yardstick: measure jobs, the tables and verdicts the report job writes
 
 
 def run_metrics(run: str) -> str:

@@ -185,8 +185,8 @@ def _check_findings(config: dict, experiments: dict[str, Experiment], runs: dict
 
 
 def experiments_by_run(plan: Plan) -> dict[str, list[str]]:
-    """run name -> the experiments listing it, in plan order (one pass over the entries: per-run
-    searches of every experiment were quadratic, minutes at 10,000 runs)."""
+    """run name -> the experiments listing it, in plan order (one pass over the entries: a search of
+    every experiment per run is quadratic, minutes at 10,000 runs)."""
     index: dict[str, dict[str, None]] = {name: {} for name in plan.runs}
     for name, experiment in plan.experiments.items():
         for entries in experiment.runs.values():

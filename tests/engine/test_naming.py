@@ -127,12 +127,12 @@ def test_neighbouring_floats_get_different_ids(params, name):
 @pytest.mark.parametrize(
     ("name", "a", "b"),
     [
-        ("content_weight", 100000, 100000.1),  # the three cases: :g merged each pair
+        ("content_weight", 100000, 100000.1),  # a %g format merges each of these pairs
         ("content_weight", 1234567, 1234568),
         ("learning_rate", 0.173521, DEFAULT_LEARNING_RATE["adam"]),
     ],
 )
-def test_cases_that_used_to_collide(name, a, b):
+def test_values_a_g_format_merges_get_different_ids(name, a, b):
     base = canonical_defaults()
     assert run_id(base | {name: float(a)}) != run_id(base | {name: float(b)})
 
