@@ -13,18 +13,10 @@ from pathlib import Path
 
 from nst.naming import RUN_ID_EXTRAS, extra_defaults, parse_run_id
 from nst_pipeline import paths
+from nst_pipeline.formatting import value_text
 
 STATUSES = ("ok", "failed", "missing")
 NOT_RUN = "not run (yet)"
-
-
-def value_text(value) -> str:
-    """A parameter value as people write it: 1e+06, not 1000000.0."""
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(value_text(v) for v in value) + "]"
-    return str(value)
 
 
 @dataclass(frozen=True)

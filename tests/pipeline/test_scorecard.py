@@ -1,4 +1,4 @@
-"""The report job's scorecard, findings.json and runs.tsv (nst_pipeline.report.write_report with
+"""The report job's scorecard, findings.json and runs.tsv (nst_pipeline.report_job.write_report with
 nst_pipeline.scorecard and runs_table), from a hand-made results tree: sidecars with loss histories
 written to be converged or not, and metrics files with chosen values, so every verdict is known.
 The plan's findings are given as the planner leaves them (check.over filled in).
@@ -19,7 +19,7 @@ from pipeline_helpers import html_element
 from nst.api import RESULT_PARAMETERS, check_run
 from nst.naming import run_id
 from nst_pipeline import paths
-from nst_pipeline.report import write_report
+from nst_pipeline.report_job import write_report
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "data" / "content" / "chelsea.jpg"
