@@ -50,13 +50,16 @@ class RunParameter:
     id_key: str | None = None  # its field in run ids; None: it does not change the result
     choices: tuple[str, ...] = ()
     is_list: bool = False
-    minimum: float | None = None  # numbers: the smallest value allowed ...
+    minimum: float | None = None  # single numbers: the smallest value allowed ...
     above_minimum: bool = False  # ... or, where set, the bound values must stay above
+    # (lists are checked as a whole: nst.params._resolve_stages, nst.color.normalise_blend_weights)
 
 
 # Every run option, once. Result-determining ones (with an id key) come first, in the order of
 # sidecars and runs.tsv; the rest change how a run is executed, never its result. Adding a
-# parameter: a row here, its default in stylize()'s signature, the code that uses it.
+# parameter: a row here, its default in stylize()'s signature, the code that uses it, and for a
+# result-determining one its two lines in workflow/schemas/config.schema.yaml (tests/pipeline/
+# test_schema.py holds the schema to this table). Run ids, the CLI and the checks follow the row.
 RUN_PARAMETERS = (
     RunParameter("model", str, "backbone (layers: `nst layers`)", id_key="m", choices=tuple(BACKBONES)),
     RunParameter(
@@ -96,7 +99,6 @@ RUN_PARAMETERS = (
         "coarse-to-fine: heights of the stages before the final one at --height, increasing",
         id_key="st",
         is_list=True,
-        minimum=MIN_HEIGHT,
     ),
     RunParameter(
         "stage_iterations",
@@ -104,7 +106,6 @@ RUN_PARAMETERS = (
         "iterations of each stage, the final one included, summing to --iterations (default: an even split)",
         id_key="si",
         is_list=True,
-        minimum=1,
     ),
     RunParameter(
         "precision",
@@ -126,7 +127,6 @@ RUN_PARAMETERS = (
         "one weight per style image (normalised to sum 1; default: equal)",
         id_key="sb",
         is_list=True,
-        minimum=0,
     ),
     RunParameter(
         "style_scale",
