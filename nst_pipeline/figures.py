@@ -9,9 +9,10 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
+from nst_pipeline.formatting import value_text
 from nst_pipeline.grid import sample_runs
 from nst_pipeline.metric_table import METRICS
-from nst_pipeline.outcome import RunOutcome, value_text
+from nst_pipeline.outcome import RunOutcome
 
 LOSS_KINDS = ("total", "content", "style", "tv")
 MAX_CURVES = 20  # lines per figure: a legend of 250 runs is a page of its own

@@ -1,7 +1,7 @@
 """The stylize job of the pipeline (workflow/scripts/stylize.py only unpacks `snakemake` and calls it).
 
 The grid and report jobs live with what they draw: nst_pipeline.grid.write_grid and
-nst_pipeline.report.write_report, so each rule's code fingerprint covers exactly its own code.
+nst_pipeline.report_job.run_report_job, so each rule's code fingerprint covers exactly its own code.
 
 Retries. A profile's `retries` resubmits any failed job, but only some failures can go differently
 the next time: a pre-empted or timed-out run (SIGTERM: checkpointed, not a failure here), a lost node,

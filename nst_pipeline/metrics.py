@@ -1,4 +1,4 @@
-"""A fixed yardstick for finished runs (issue #8): numbers that mean the same in every run.
+"""A fixed yardstick for finished runs: numbers that mean the same in every run.
 
 A run's own losses depend on its backbone, layers and loss weights, so they cannot be compared
 across runs. Everything here is measured by judges that never change: the bundled VGG19 (and, as

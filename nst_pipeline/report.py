@@ -2,21 +2,19 @@
 inline script that sorts and filters the run table, no external references), rendered from
 templates/report.html.j2 with autoescaping on.
 
-This module builds the page's context from the runs' outcomes (nst_pipeline.outcome) and renders it;
-the sentences come from nst_pipeline.summary, the loss curves and metric plots from
-nst_pipeline.figures, the reproduction scorecard from nst_pipeline.scorecard (verdicts by
-nst_pipeline.findings). The report job also writes results/runs.tsv and results/findings.json.
+The page only: HTML from data already loaded and judged (ExperimentResults; the report job that
+loads and judges it is nst_pipeline.report_job). This module builds the page's context and renders
+it; the sentences come from nst_pipeline.summary, the loss curves and metric plots from
+nst_pipeline.figures, the scorecard's lines from nst_pipeline.scorecard (verdicts by
+nst_pipeline.findings), numbers as nst_pipeline.formatting writes them.
 """
 
 from __future__ import annotations
 
 import base64
-import itertools
-import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,11 +24,11 @@ from markupsafe import Markup
 from nst.images import atomic_write_bytes
 from nst_pipeline import findings, paths, scorecard
 from nst_pipeline.figures import deciding_png, loss_curves_png, metrics_png
-from nst_pipeline.grid import grid_png, grid_title, sample_runs
+from nst_pipeline.formatting import distinct, format_g, format_number, percent, plural
+from nst_pipeline.grid import sample_runs
 from nst_pipeline.metric_table import METRICS, RUN_METRICS
-from nst_pipeline.outcome import RunOutcome, load_outcomes
-from nst_pipeline.runs_table import write_runs_table
-from nst_pipeline.summary import distinct, format_g, summarize
+from nst_pipeline.outcome import RunOutcome
+from nst_pipeline.summary import summarize
 
 RANDOM_TEXT = (
     "RANDOM WEIGHTS: {n} of {total} runs used a randomly initialised, not pretrained network. "
@@ -84,17 +82,6 @@ class ExperimentResults:
         return distinct([*self.grids, *(run.pair for run in self.runs)])
 
 
-def _plural(n: int) -> str:
-    return "" if n == 1 else "s"
-
-
-def _format_number(value) -> str:
-    """Times and memory: %.3g below 1000, whole numbers with thousands separators above."""
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-        return "—"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
-
-
 def _sort_key(value) -> Markup:
     """data-sort="<exact number>" for a table cell showing a rounded number (the table's script sorts
     by it); nothing for anything else."""
@@ -136,7 +123,7 @@ def _grid_caption(experiment: str, pair: str, runs: list[RunOutcome]) -> str:
 def _pair_context(experiment: ExperimentResults, pair: str) -> dict:
     runs = [run for run in experiment.runs if run.pair == pair]
     n_random = sum(run.is_random for run in runs)
-    title = pair.replace("__", " × ")
+    title = " × ".join(paths.split_pair(pair))
     curves = loss_curves_png(runs, f"{experiment.name} — {title}")
     caption = (
         "Loss vs iteration, one line per run (log scale for the total and for any term spanning more than a "
@@ -156,10 +143,6 @@ def _pair_context(experiment: ExperimentResults, pair: str) -> dict:
     }
 
 
-def _percent(value) -> str:
-    return "—" if not isinstance(value, float) or value != value else f"{value * 100:.3g}%"
-
-
 def _pair_metrics_context(experiment: ExperimentResults, pair: str, runs: list[RunOutcome]) -> dict:
     """The yardstick's table and plot for one experiment and pair (empty without measured runs)."""
     measured = {run.run: experiment.measured[run.run] for run in runs if run.run in experiment.measured}
@@ -171,12 +154,12 @@ def _pair_metrics_context(experiment: ExperimentResults, pair: str, runs: list[R
         values = (measured.get(run.run) or {}).get("metrics") or {}
         fit = findings.convergence(run.record) if run.finished else None
         cells = [
-            _percent(values.get(key)) if pct else format_g(values.get(key)) for key, _, pct in EXPERIMENT_METRIC_COLUMNS
+            percent(values.get(key)) if pct else format_g(values.get(key)) for key, _, pct in EXPERIMENT_METRIC_COLUMNS
         ]
-        converged = "—" if fit is None else _percent(fit.fall) + (" (stopped early)" if fit.stopped_early else "")
+        converged = "—" if fit is None else percent(fit.fall) + (" (stopped early)" if fit.stopped_early else "")
         rows.append({"label": run.display_label, "cells": cells, "converged": converged, "status": run.status})
     margins = {key: findings.margin(key) for key in RUN_METRICS}
-    plot = metrics_png(runs, measured, margins, f"{experiment.name} — {pair.replace('__', ' × ')}: yardstick")
+    plot = metrics_png(runs, measured, margins, f"{experiment.name} — {' × '.join(paths.split_pair(pair))}: yardstick")
     caption = (
         "The yardstick against the varied value, one line per grid row; error bars: the noise margin "
         "(3 × the chance spread) a difference must exceed to count."
@@ -196,7 +179,7 @@ def _experiment_context(experiment: ExperimentResults) -> dict:
     return {
         "name": experiment.name,
         "anchor": _anchor(experiment.name),
-        "flag": f"RANDOM WEIGHTS ({n_random} run{_plural(n_random)})" if n_random else None,
+        "flag": f"RANDOM WEIGHTS ({n_random} run{plural(n_random)})" if n_random else None,
         "claim": experiment.claim,
         "varied": [str(v) for v in experiment.varied],
         "sentences": summarize(experiment.runs),
@@ -252,7 +235,7 @@ def _scorecard_row(v, measured: dict) -> dict:
         "id": v.id,
         "experiment": v.experiment,
         "anchor": _anchor(v.experiment),
-        "pair": v.pair.replace("__", " × "),
+        "pair": " × ".join(paths.split_pair(v.pair)),
         "statement": v.statement,
         "source": v.source,
         "caveat": v.caveat,
@@ -337,7 +320,8 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.globals.update(g=format_g, num=_format_number, plural=_plural, sort_key=_sort_key)
+    env.globals.update(g=format_g, num=format_number, plural=plural, sort_key=_sort_key)
+    env.globals["pair_separator"] = paths.PAIR_SEPARATOR
     return env
 
 
@@ -349,60 +333,3 @@ def render_report(experiments: list[ExperimentResults], title: str = "nst-pipeli
 def build_report(experiments: list[ExperimentResults], out: Path, title: str = "nst-pipeline report") -> None:
     """Write the whole report to `out` (one HTML file, atomically)."""
     atomic_write_bytes(Path(out), render_report(experiments, title).encode("utf-8"))
-
-
-def write_report(plan: dict, out: Path, title: str, table: Path | None = None, verdicts: Path | None = None) -> None:
-    """The HTML report from whatever is on disk (each run's files read once). A pair whose grid the
-    pipeline has not made (because a run failed) gets one drawn here, with the failed runs' tiles marked.
-    `table`, `verdicts`: where to write runs.tsv and findings.json too (the make_report rule's outputs)."""
-    seen: dict[str, RunOutcome] = {}
-    outcomes = {
-        name: {pair: load_outcomes(name, pair, experiment["runs"][pair], seen) for pair in experiment["pairs"]}
-        for name, experiment in plan.items()
-    }
-    measured = scorecard.load_metrics(seen)
-    evaluated = scorecard.evaluate_plan(plan, outcomes, measured)
-    if table is not None:
-        write_runs_table(
-            [run for pairs in outcomes.values() for runs in pairs.values() for run in runs], measured, table
-        )
-    if verdicts is not None:
-        runs = [run for pairs in outcomes.values() for runs in pairs.values() for run in runs]
-        scorecard.write_findings(evaluated, measured, verdicts, scorecard.judged_scale(runs, measured))
-    experiments = [
-        ExperimentResults(
-            name=name,
-            claim=experiment["claim"],
-            varied=list(experiment["varied"]),
-            runs=[run for pair in experiment["pairs"] for run in outcomes[name][pair]],
-            grids={pair: _grid_for_report(name, pair, outcomes[name][pair], seen) for pair in experiment["pairs"]},
-            verdicts=[v for v in evaluated if v.experiment == name],
-            measured={
-                run.run: measured[run.run] for pairs in outcomes[name].values() for run in pairs if run.run in measured
-            },
-        )
-        for name, experiment in plan.items()
-    ]
-    build_report(experiments, Path(out), title=title)
-
-
-def _grid_for_report(experiment: str, pair: str, runs: list[RunOutcome], seen: dict) -> bytes | None:
-    """The pipeline's grid PNG where it is complete, else one drawn now; None without the pair's images."""
-    grid = Path(paths.grid_image(experiment, pair))
-    if grid.is_file() and all(run.status == "ok" for run in runs):
-        return grid.read_bytes()
-    content, style = _pair_images(pair, seen.values())
-    if content is None or style is None:
-        return None
-    return grid_png(content, style, runs, grid_title(experiment, pair))
-
-
-def _pair_images(pair: str, known: Iterable[RunOutcome]) -> tuple[Path | None, list[Path] | None]:
-    """Content and style image paths of a pair, from any finished run's sidecar (read already, or on disk)."""
-    records = (run.record for run in known if run.pair == pair and run.record)
-    sidecars = sorted(Path(paths.run_image(pair)).with_suffix("").glob("*.json"))
-    on_disk = (json.loads(sidecar.read_text(encoding="utf-8")) for sidecar in sidecars)
-    for record in itertools.chain(records, on_disk):  # lazily: the first record found is enough
-        styles = record.get("style_images") or [record["style_image"]]
-        return Path(record["content_image"]), [Path(style) for style in styles]
-    return None, None

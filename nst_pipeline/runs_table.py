@@ -89,8 +89,7 @@ def rows(runs: list[RunOutcome], measured: dict[str, dict]) -> tuple[list[str], 
         metric_keys += [key for key in payload["metrics"] if key not in metric_keys]
     table = []
     for name, run in first.items():
-        content, _, style = run.pair.partition("__")
-        row = {"run": name, "pair": run.pair, "content": content, "style": style}
+        row = {"run": name, "pair": run.pair, "content": run.content_name, "style": run.style_name}
         row["experiments"] = ",".join(experiments[name])
         row |= {key: run.parameters.get(key) for key in RESULT_PARAMETERS}
         row |= _status_cells(run)

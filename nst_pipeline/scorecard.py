@@ -15,6 +15,7 @@ from pathlib import Path
 
 from nst.images import atomic_write_bytes
 from nst_pipeline import findings, paths
+from nst_pipeline.formatting import format_g
 from nst_pipeline.metric_table import CHECK_METRICS, NOISE_SCALE, words
 from nst_pipeline.outcome import RunOutcome
 
@@ -176,25 +177,21 @@ def write_findings(verdicts: list, measured: dict, out: Path, scale: dict | None
 # ---------------------------------------------------------------- the scorecard's "our numbers"
 
 
-def _g(value) -> str:
-    return "—" if value is None else f"{value:.3g}"
-
-
 def numbers_text(verdict) -> str:
     """One line with the numbers behind a verdict: the metric per value, the gate, the noise margin."""
     numbers = verdict.numbers
     if not numbers:
         return "no numbers (runs missing)"
     parts = [f"{words(numbers['metric'])}: "]
-    parts.append(" · ".join(f"{label} {_g(value)}" for label, value in numbers["values"].items()))
+    parts.append(" · ".join(f"{label} {format_g(value)}" for label, value in numbers["values"].items()))
     gate = numbers.get("gate")
     if gate:
         bounds = " ".join(f"{word} {gate[key]:g}" for word, key in (("≥", "min"), ("≤", "max")) if key in gate)
-        values = " · ".join(f"{label} {_g(v)}" for label, v in gate["values"].items())
+        values = " · ".join(f"{label} {format_g(v)}" for label, v in gate["values"].items())
         parts.append(f"; gate {gate['metric']} {bounds}: {values}")
     if "difference" in numbers:
-        parts.append(f"; difference {_g(numbers['difference'])}")
-    parts.append(f"; margin {_g(numbers['margin'])}")
+        parts.append(f"; difference {format_g(numbers['difference'])}")
+    parts.append(f"; margin {format_g(numbers['margin'])}")
     return "".join(parts)
 
 

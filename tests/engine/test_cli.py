@@ -210,6 +210,7 @@ BAD_INPUTS = [
     ("text_as_jpg", ["--style", "{tmp}/not_an_image.jpg"], "not_an_image.jpg"),
     ("unknown_backbone", ["--model", "alexnet9"], "alexnet9"),
     ("unknown_weights", ["--weights", "imagenet21k"], "imagenet21k"),
+    ("unknown_init_method", ["--init-method", "noise"], "init_method 'noise'"),
     ("content_layer_7", ["--content-layer", "7"], "content_layer 7"),
     ("style_layers_0", ["--style-layers", "0"], "style_layers"),
     ("negative_style_weight", ["--style-weight", "-5"], "style_weight"),

@@ -70,6 +70,7 @@ def test_engine_edit_reruns_every_stylize_job(finished):
     "module",
     [
         "nst_pipeline/report.py",
+        "nst_pipeline/report_job.py",
         "nst_pipeline/summary.py",
         "nst_pipeline/templates/report.css",
         "nst_pipeline/findings.py",

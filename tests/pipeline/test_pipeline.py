@@ -327,7 +327,7 @@ def test_failed_run_is_isolated_and_retried_alone(tmp_path):
     config["experiments"]["init"]["sweeps"].append(
         {"set": {"weights": str(bad_weights)}, "vary": {"init_method": ["content"]}}
     )
-    # init_method = content is now two runs, which config.yaml's findings on init could not tell apart
+    # init_method = content is two runs here, which config.yaml's findings on init cannot tell apart
     config["experiments"]["init"]["findings"] = []
     path = tmp_path / "failing.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -1,4 +1,4 @@
-"""The report job's scorecard, findings.json and runs.tsv (nst_pipeline.report.write_report with
+"""The report job's scorecard, findings.json and runs.tsv (nst_pipeline.report_job.write_report with
 nst_pipeline.scorecard and runs_table), from a hand-made results tree: sidecars with loss histories
 written to be converged or not, and metrics files with chosen values, so every verdict is known.
 The plan's findings are given as the planner leaves them (check.over filled in).
@@ -19,9 +19,9 @@ from pipeline_helpers import REPO, html_element
 
 from nst.api import RESULT_PARAMETERS, check_run
 from nst.naming import run_id
-from nst_pipeline import paths, report
+from nst_pipeline import paths, report_job
 from nst_pipeline.plan import plan_experiments
-from nst_pipeline.report import write_report
+from nst_pipeline.report_job import write_report
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "data" / "content" / "chelsea.jpg"
@@ -346,7 +346,7 @@ def cross(tmp_path_factory) -> tuple[dict, dict]:
                     Path(paths.pair_metrics(experiment, pair)).parent.mkdir(parents=True, exist_ok=True)
                     Path(paths.pair_metrics(experiment, pair)).write_text(json.dumps({"pairs": rows}))
         # the page itself is not read here, and its figures would cost ~40 s of CPU
-        patch.setattr(report, "build_report", lambda *args, **kwargs: None)
+        patch.setattr(report_job, "build_report", lambda *args, **kwargs: None)
         write_report(plan, root / "report.html", "test", None, root / "findings.json")
     verdicts = json.loads((root / "findings.json").read_text())["findings"]
     return {(v["id"], v["pair"]): v for v in verdicts}, plan

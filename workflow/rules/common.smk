@@ -66,7 +66,7 @@ def job_attempt(wildcards, attempt):
 
 
 def run_pair(wildcards):
-    return wildcards.run.split("/")[0]
+    return paths.split_run(wildcards.run)[0]
 
 
 def run_labels(wildcards):

@@ -1,4 +1,4 @@
-# The fixed yardstick (issue #8): CPU jobs, no GPU resource; small enough to run anywhere, on the
+# The fixed yardstick: CPU jobs, no GPU resource; small enough to run anywhere, on the
 # cluster as ordinary CPU jobs (not localrules: a full config has one per run).
 
 
