@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""CPU precision and coarse-to-fine benchmark (issue #9), printing markdown tables.
+"""CPU precision and coarse-to-fine benchmark, printing markdown tables.
 
     .venv/bin/python bench/bench_precision.py --sizes 128 256 400 --iterations 20
     .venv/bin/python bench/bench_precision.py --skip-precision --c2f-height 256 --c2f-seconds 60
