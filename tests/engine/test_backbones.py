@@ -58,3 +58,49 @@ def test_backbone_end_to_end(tmp_path, content_image, style_image, model, weight
     else:
         assert record["random_weights"] is False and "RANDOM" not in label
         assert record["weights"]["source"] == "bundled" and record["weights"]["pretrained"] is True
+
+
+@pytest.mark.parametrize("name", ["vgg16", "vgg19"])
+def test_vgg_is_torchvisions_vgg(name):
+    """nst's own VGG (built without importing torchvision) has torchvision's module names and, from
+    the same seed, the same random weights: its state dicts load both ways, 'random' runs keep their numbers."""
+    torchvision = pytest.importorskip("torchvision")
+    from nst.backbones import get_backbone
+
+    torch.manual_seed(5)
+    ours = get_backbone(name).build().state_dict()
+    torch.manual_seed(5)
+    theirs = getattr(torchvision.models, name)(weights=None).state_dict()
+    assert list(ours) == list(theirs)
+    assert all(torch.equal(ours[key], theirs[key]) for key in ours)
+
+
+@pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16"])
+def test_vgg_features_match_torchvisions_extractor(bf16):
+    """The VGG feature taps (a plain loop over the Sequential) give the same numbers and gradients as
+    torchvision's create_feature_extractor on the same network."""
+    from torchvision.models.feature_extraction import create_feature_extractor
+
+    from nst.backbones import FeatureExtractor, SequentialTaps, get_backbone
+
+    backbone = get_backbone("vgg19")
+    torch.manual_seed(0)
+    network = backbone.build()
+    extractor = FeatureExtractor(backbone, network, [1, 2, 3, 4, 5, 6], bf16=bf16)
+    assert isinstance(extractor.body, SequentialTaps) and len(extractor.body.layers) == 30  # cut after relu5_1
+    reference = FeatureExtractor(backbone, network, [1, 2, 3, 4, 5, 6], bf16=bf16)
+    nodes = {node: str(i) for i, node in enumerate(backbone.nodes, 1)}
+    reference.body = create_feature_extractor(network, return_nodes=nodes).eval().requires_grad_(False)
+    if bf16:
+        reference.body = reference.body.to(memory_format=torch.channels_last)
+    image = torch.randn(1, 3, 32, 48)
+    grads = []
+    for module in (extractor, reference):
+        x = image.clone().requires_grad_(True)
+        features = module(x)
+        sum(f.square().mean() for f in features.values()).backward()
+        grads.append((features, x.grad))
+    (ours, our_grad), (theirs, their_grad) = grads
+    assert sorted(ours) == [1, 2, 3, 4, 5, 6]
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+    assert torch.equal(our_grad, their_grad)
