@@ -48,7 +48,11 @@ CHOICES = {
 }
 TYPES = {"learning_rate": float, "threads": int, "style_scale": float}
 LISTS = {"stage_heights": int, "stage_iterations": int, "style_blend_weights": float}
-SWITCHES = {"progress": ("no-progress", "no progress bar"), "cudnn_benchmark": ("cudnn-benchmark", None)}
+SWITCHES = {
+    "progress": ("no-progress", "no progress bar"),
+    "cudnn_benchmark": ("cudnn-benchmark", None),
+    "allow_slow_bf16": ("allow-slow-bf16", "run --precision bf16 even on a device without bf16 units (emulated: slow)"),
+}
 
 
 def _comma_list(kind):

@@ -270,6 +270,20 @@ def _bad(tmp_path, mutate) -> str:
     return out
 
 
+def test_bf16_on_a_cpu_without_bf16_units_is_refused_by_the_dry_run(tmp_path):
+    """`snakemake -n` already refuses (before any job is queued), on any machine: the CPU flags are
+    those of the AVX2-only kind (nst.hardware's override). Other cases: tests/pipeline/test_plan.py."""
+    config = yaml.safe_load(TINY.read_text())
+    config["experiments"]["init"]["sweeps"][0]["set"] = {"precision": "bf16"}
+    path = tmp_path / "bf16.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path / "work", "-n", "--configfile", str(path), env={"NST_CPU_FLAGS": "avx2 fma"})
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out[-3000:]
+    assert "precision bf16" in out and "no bf16 units" in out and "allow_slow_bf16" in out, out[-3000:]
+    assert not JOB_LINE.search(out), out[-3000:]
+
+
 def test_bad_config_unknown_key(tmp_path):
     out = _bad(tmp_path, lambda c: c["defaults"].update(stlye_weight=3))
     assert "stlye_weight" in out
