@@ -93,6 +93,10 @@ class VGG(nn.Module):
             nn.Dropout(p=dropout),
             nn.Linear(4096, num_classes),
         )
+        if self.features[0].weight.is_meta:
+            # built to have weights loaded (nst.weights): nothing to initialise, and normal_ on the
+            # meta device goes through torch._refs, whose first use imports torch._dynamo (~3 s CPU)
+            return
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")

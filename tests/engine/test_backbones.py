@@ -4,6 +4,8 @@ weights where no offline weights exist (and the result must say so), bundled one
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -104,3 +106,19 @@ def test_vgg_features_match_torchvisions_extractor(bf16):
     assert sorted(ours) == [1, 2, 3, 4, 5, 6]
     assert all(torch.equal(ours[k], theirs[k]) for k in ours)
     assert torch.equal(our_grad, their_grad)
+
+
+def test_a_bundled_vgg19_run_loads_without_torchvision_dynamo_or_sympy(repo_root):
+    """Each of these imports costs ~1-3 s CPU, paid by every stylize and measure job of a VGG run:
+    loading the network and its weights must not pull them in (fresh process: tests import them)."""
+    code = (
+        "import sys, torch; from pathlib import Path; import nst.api; from nst.setup import build_run\n"
+        "p = nst.api.check_run('data/content/chelsea.jpg', 'data/style/starry_night.jpg', weights='bundled',"
+        " height=32, device='cpu')\n"
+        "build_run(p, Path('data/content/chelsea.jpg'), [Path('data/style/starry_night.jpg')], torch.device('cpu'))"
+        ".stage(32)\n"
+        "print(sorted(m for m in ('torchvision', 'torch._dynamo', 'sympy') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repo_root, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
