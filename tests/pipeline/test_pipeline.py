@@ -54,9 +54,9 @@ def test_full_config_dry_run_expands_every_experiment(tmp_path):
 def test_demo_config_dry_run(tmp_path):
     result = snakemake(tmp_path, "-n", "--configfile", str(REPO / "config/demo.yaml"))
     assert result.returncode == 0, result.stderr
-    # 32 runs of config.yaml, the two imagenet backbone runs replaced by random-weights ones, and
-    # the imagenet vgg19 run gone (the bundled vgg19 run is the default run): 31
-    assert job_counts(result.stdout)["stylize"] == 31
+    # 32 runs of config.yaml, the two imagenet backbone runs replaced by random-weights ones, the
+    # imagenet vgg19 run gone (the bundled vgg19 run is the default run), style_blend 3 weights not 4: 30
+    assert job_counts(result.stdout)["stylize"] == 30
 
 
 @pytest.fixture(scope="module")
