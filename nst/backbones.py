@@ -252,6 +252,12 @@ def _feature_body(network: nn.Module, nodes: dict[str, str]) -> nn.Module:
     prefix = "features."
     if isinstance(network, VGG) and all(node.startswith(prefix) for node in nodes):
         return SequentialTaps(network.features, {int(node[len(prefix) :]): name for node, name in nodes.items()})
+    if "efficientnet_lite0" in BACKBONES:
+        from nst import efficientnet_lite0 as eff
+
+        if isinstance(network, eff.EfficientNetLite0) and set(nodes) <= set(eff.FEATURE_NODES):
+            block = dict(zip(eff.FEATURE_NODES, eff.FEATURE_BLOCKS))
+            return eff.BlockTaps(network, {block[node]: name for node, name in nodes.items()})
     from torchvision.models.feature_extraction import create_feature_extractor  # see _models
 
     # create_feature_extractor drops everything after the deepest requested node

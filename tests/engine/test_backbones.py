@@ -77,25 +77,29 @@ def test_vgg_is_torchvisions_vgg(name):
     assert all(torch.equal(ours[key], theirs[key]) for key in ours)
 
 
+@pytest.mark.parametrize("model", ["vgg19", "efficientnet_lite0"])
 @pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16"])
-def test_vgg_features_match_torchvisions_extractor(bf16):
-    """The VGG feature taps (a plain loop over the Sequential) give the same numbers and gradients as
-    torchvision's create_feature_extractor on the same network."""
+def test_feature_taps_match_torchvisions_extractor(model, bf16):
+    """The VGG and EfficientNet-Lite0 feature taps (plain loops over their layers or blocks) give the
+    same numbers and gradients as torchvision's create_feature_extractor on the same network."""
     from torchvision.models.feature_extraction import create_feature_extractor
 
     from nst.backbones import FeatureExtractor, SequentialTaps, get_backbone
+    from nst.efficientnet_lite0 import BlockTaps
 
-    backbone = get_backbone("vgg19")
+    backbone = get_backbone(model)
     torch.manual_seed(0)
     network = backbone.build()
     extractor = FeatureExtractor(backbone, network, [1, 2, 3, 4, 5, 6], bf16=bf16)
-    assert isinstance(extractor.body, SequentialTaps) and len(extractor.body.layers) == 30  # cut after relu5_1
+    assert isinstance(extractor.body, SequentialTaps if model == "vgg19" else BlockTaps)
+    # cut after the deepest tap: relu5_1 (VGG19 layer 30 of 37), block 15 (EfficientNet's last MBConv)
+    assert (len(extractor.body.layers) == 30) if model == "vgg19" else (len(extractor.body._blocks) == 16)
     reference = FeatureExtractor(backbone, network, [1, 2, 3, 4, 5, 6], bf16=bf16)
     nodes = {node: str(i) for i, node in enumerate(backbone.nodes, 1)}
     reference.body = create_feature_extractor(network, return_nodes=nodes).eval().requires_grad_(False)
     if bf16:
         reference.body = reference.body.to(memory_format=torch.channels_last)
-    image = torch.randn(1, 3, 32, 48)
+    image = torch.randn(1, 3, 64, 96)
     grads = []
     for module in (extractor, reference):
         x = image.clone().requires_grad_(True)
@@ -106,6 +110,16 @@ def test_vgg_features_match_torchvisions_extractor(bf16):
     assert sorted(ours) == [1, 2, 3, 4, 5, 6]
     assert all(torch.equal(ours[k], theirs[k]) for k in ours)
     assert torch.equal(our_grad, their_grad)
+
+
+def test_efficientnet_feature_nodes_end_their_stem_or_block():
+    """BlockTaps taps whole blocks: each feature node must be the last operation of its block."""
+    from nst import efficientnet_lite0 as eff
+
+    blocks = eff.build_efficientnet_lite0()._blocks
+    for node, block in zip(eff.FEATURE_NODES, eff.FEATURE_BLOCKS, strict=True):
+        last = "_act0" if block == -1 else f"_blocks.{block}." + ("add" if blocks[block].has_skip else "_bn2")
+        assert node == last
 
 
 def test_a_bundled_vgg19_run_loads_without_torchvision_dynamo_or_sympy(repo_root):
