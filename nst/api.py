@@ -20,7 +20,6 @@ from __future__ import annotations
 import inspect
 import json
 import math
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,13 +32,14 @@ from nst import color, images
 from nst.backbones import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS
 from nst.checkpoint import Checkpoint, Checkpointer, StopSignals, run_fingerprint
 from nst.errors import NSTInputError, NSTNumericalError
+from nst.hardware import check_bf16, cpu_has_bf16
 from nst.objective import TERMS
 from nst.optimize import ImageOptimizer, IterationCallback, IterationReport, optimize
 from nst.params import RESULT_PARAMETERS, result_parameters, style_paths, validate
 from nst.record import build_record
 from nst.setup import RunSetup, Stage, build_run, upsample
 
-__all__ = ["RESULT_PARAMETERS", "RunResult", "check_run", "parameter_defaults", "stylize"]
+__all__ = ["RESULT_PARAMETERS", "RunResult", "check_run", "cpu_has_bf16", "parameter_defaults", "stylize"]
 
 # stylize() keywords that are not run options (the CLI makes no flag for them)
 API_ONLY = ("callbacks",)
@@ -90,6 +90,7 @@ def stylize(
     cudnn_benchmark: bool = False,
     checkpoint_every: int = 0,
     progress: bool = True,
+    allow_slow_bf16: bool = False,
     callbacks: Sequence[IterationCallback] = (),
 ) -> RunResult:
     """Stylise `content` with `style` (one image, or several blended by `style_blend_weights`); write
@@ -99,8 +100,10 @@ def stylize(
     that many iterations (and always on SIGTERM/SIGINT) to `<out>.ckpt`; a later call with the same
     inputs resumes from it and, on CPU, ends with the same bytes as an uninterrupted run.
     `callbacks` are called with an nst.optimize.IterationReport after every iteration.
+    Precision bf16 on a device without bf16 units is refused (nst.hardware) unless `allow_slow_bf16`.
     """
     params = check_run(**{name: value for name, value in locals().items() if name != "callbacks"})
+    check_bf16(params["precision"], params["device"], allow_slow_bf16)
     if threads:
         torch.set_num_threads(threads)
     _set_backend_flags(params)
@@ -138,26 +141,6 @@ def _set_backend_flags(params: dict) -> None:
     tf32 = params["precision"] == "tf32"
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
-    if params["precision"] == "bf16" and torch.device(params["device"]).type == "cpu" and not cpu_has_bf16():
-        _say_once("nst: note: this CPU has no native bf16 (avx512_bf16/amx_bf16): precision bf16 runs, but slowly")
-
-
-_said: set[str] = set()
-
-
-def _say_once(message: str) -> None:
-    if message not in _said:
-        _said.add(message)
-        print(message, file=sys.stderr, flush=True)
-
-
-def cpu_has_bf16() -> bool:
-    """Whether the CPU computes bf16 natively (Linux: /proc/cpuinfo flags; elsewhere: unknown = no)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 class _ProgressBar:

@@ -145,6 +145,7 @@ RUN_PARAMETERS = (
         "checkpoint_every", int, "save resumable state every N iterations (0: only on SIGTERM/SIGINT)", minimum=0
     ),
     RunParameter("progress", bool, "progress bar on stderr"),
+    RunParameter("allow_slow_bf16", bool, "run precision bf16 even on a device without bf16 units (emulated: slow)"),
 )
 PARAMETERS = {parameter.name: parameter for parameter in RUN_PARAMETERS}
 # The parameters that determine a result, in sidecar order.

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from nst.api import RESULT_PARAMETERS, check_run
 from nst.errors import NSTInputError
+from nst.hardware import check_bf16
 from nst.images import reuse_decoded
 from nst.naming import run_id
 from nst_pipeline.findings import FindingError, validate_finding
@@ -121,6 +122,7 @@ def _plan(config: dict, base_dir: Path) -> Plan:
         for name in _selected_experiments(config)
     }
     _check_findings(config, experiments, runs)
+    _check_bf16_speed(runs, config.get("device", "auto"), config.get("allow_slow_bf16", False))
     return Plan(runs, experiments)
 
 
@@ -191,6 +193,19 @@ def _sweep_entries(
             (run, {"run": run.name, "label": _label(varied_values), "row": row, "varied_values": varied_values})
         )
     return result
+
+
+def _check_bf16_speed(runs: dict[str, Run], device: str, allow_slow: bool) -> None:
+    """bf16 runs where the stylize jobs' device has no bf16 units are refused here, at planning (the
+    engine refuses them too, but a job would learn it only once started, after the sweep was queued).
+    The device is judged on this machine: jobs that run elsewhere (a cluster) may need allow_slow_bf16."""
+    bf16 = [name for name, run in runs.items() if run.params["precision"] == "bf16"]
+    if not bf16:
+        return
+    try:
+        check_bf16("bf16", device, allow_slow)
+    except NSTInputError as error:
+        raise ConfigError(f"config: {len(bf16)} run(s) with precision bf16 (first: {bf16[0]}): {error}") from None
 
 
 def _check_findings(config: dict, experiments: dict[str, Experiment], runs: dict[str, Run]) -> None:

@@ -54,9 +54,9 @@ def test_full_config_dry_run_expands_every_experiment(tmp_path):
 def test_demo_config_dry_run(tmp_path):
     result = snakemake(tmp_path, "-n", "--configfile", str(REPO / "config/demo.yaml"))
     assert result.returncode == 0, result.stderr
-    # 32 runs of config.yaml, the two imagenet backbone runs replaced by random-weights ones, and
-    # the imagenet vgg19 run gone (the bundled vgg19 run is the default run): 31
-    assert job_counts(result.stdout)["stylize"] == 31
+    # 32 runs of config.yaml, the two imagenet backbone runs replaced by random-weights ones, the
+    # imagenet vgg19 run gone (the bundled vgg19 run is the default run), style_blend 3 weights not 4: 30
+    assert job_counts(result.stdout)["stylize"] == 30
 
 
 @pytest.fixture(scope="module")
@@ -268,6 +268,20 @@ def _bad(tmp_path, mutate) -> str:
     assert not JOB_LINE.search(out), out[-3000:]
     assert not (tmp_path / "work/results").exists()
     return out
+
+
+def test_bf16_on_a_cpu_without_bf16_units_is_refused_by_the_dry_run(tmp_path):
+    """`snakemake -n` already refuses (before any job is queued), on any machine: the CPU flags are
+    those of the AVX2-only kind (nst.hardware's override). Other cases: tests/pipeline/test_plan.py."""
+    config = yaml.safe_load(TINY.read_text())
+    config["experiments"]["init"]["sweeps"][0]["set"] = {"precision": "bf16"}
+    path = tmp_path / "bf16.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path / "work", "-n", "--configfile", str(path), env={"NST_CPU_FLAGS": "avx2 fma"})
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out[-3000:]
+    assert "precision bf16" in out and "no bf16 units" in out and "allow_slow_bf16" in out, out[-3000:]
+    assert not JOB_LINE.search(out), out[-3000:]
 
 
 def test_bad_config_unknown_key(tmp_path):
