@@ -78,16 +78,10 @@ def measure_run_job(
     budgets = []
     for fraction, (iteration, path) in sorted(milestone_images(record, sidecar).items()):
         if fraction == FINAL_FRACTION:
-            budgets.append({"fraction": fraction, "iteration": iteration, "metrics": row})
-            continue
-        at_milestone = record | {"final_losses": losses[iteration]}
-        budgets.append(
-            {
-                "fraction": fraction,
-                "iteration": iteration,
-                "metrics": yardstick.measure(metrics.read_rgb(path), at_milestone),
-            }
-        )
+            here = row
+        else:  # the sidecar as if this image were the result: its loss shares end at its own losses
+            here = yardstick.measure(metrics.read_rgb(path), record | {"final_losses": losses[iteration]})
+        budgets.append({"fraction": fraction, "iteration": iteration, "metrics": here})
     payload = {
         "run": run,
         "judge": {
