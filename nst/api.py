@@ -33,6 +33,7 @@ from nst.backbones import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS
 from nst.checkpoint import Checkpoint, Checkpointer, StopSignals, run_fingerprint
 from nst.errors import NSTInputError, NSTNumericalError
 from nst.hardware import check_bf16, cpu_has_bf16
+from nst.milestones import milestone_dir, milestone_image, milestone_iterations
 from nst.objective import TERMS
 from nst.optimize import ImageOptimizer, IterationCallback, IterationReport, optimize
 from nst.params import RESULT_PARAMETERS, result_parameters, style_paths, validate
@@ -99,6 +100,8 @@ def stylize(
     Every check happens before any optimisation. With checkpoint_every > 0 the state is saved every
     that many iterations (and always on SIGTERM/SIGINT) to `<out>.ckpt`; a later call with the same
     inputs resumes from it and, on CPU, ends with the same bytes as an uninterrupted run.
+    The image after B/8, B/4 and B/2 of the `iterations` B (nst.milestones) is written too, to
+    `<out without suffix>.milestones/`, and listed in the sidecar.
     `callbacks` are called with an nst.optimize.IterationReport after every iteration.
     Precision bf16 on a device without bf16 units is refused (nst.hardware) unless `allow_slow_bf16`.
     """
@@ -185,7 +188,7 @@ def _run(params: dict, content_path: Path, style_paths: list[Path], out: Path, c
         "time_per_iteration_s": round(run.loop_seconds() / max(run.iterations_here, 1), 5),
         "stages": run.stage_log,
     }
-    result = _Result(params, content_path, style_paths, out, setup, stage, image, run.history, progress)
+    result = _Result(params, content_path, style_paths, out, setup, stage, image, run.history, progress, run.milestones)
     return _write_result(result, checkpoint)
 
 
@@ -196,6 +199,10 @@ class _StageRunner:
         self.params, self.setup, self.checkpoint, self.saved = params, setup, checkpoint, saved
         self.callbacks = callbacks
         self.history: list[dict] = saved.get("history", [])
+        # milestone iteration -> the image after it (CPU); kept in every checkpoint, because Snakemake
+        # deletes a job's outputs before a retry, and written only with the final result
+        self.milestones: dict[int, torch.Tensor] = dict(saved.get("milestones", {}))
+        self.milestone_iterations = milestone_iterations(params)
         self.stage_log: list[dict] = saved.get("stages", [])
         self.elapsed_before = saved.get("elapsed_s", 0.0)
         self.started = time.perf_counter()
@@ -238,11 +245,17 @@ class _StageRunner:
         def state_at(iteration: int) -> dict:
             elapsed = self.elapsed_before + self.loop_seconds()
             state = {"stage": index, "iteration": iteration, "image": image.detach().cpu(), "elapsed_s": elapsed}
-            return state | {"history": self.history, "stages": self.stage_log} | optimizer.state_dict()
+            kept = {"history": self.history, "stages": self.stage_log, "milestones": self.milestones}
+            return state | kept | optimizer.state_dict()
+
+        def keep_milestone(report: IterationReport) -> None:
+            if report.iteration in self.milestone_iterations:
+                self.milestones[report.iteration] = image.detach().cpu().clone()
 
         checkpointer = Checkpointer(self.checkpoint, params["checkpoint_every"], params["iterations"], stop, state_at)
         before = len(self.history)
-        callbacks = [_append_to(self.history), self.bar, checkpointer, *self.callbacks]
+        # keep_milestone before checkpointer: a checkpoint at a milestone iteration holds its image
+        callbacks = [_append_to(self.history), self.bar, keep_milestone, checkpointer, *self.callbacks]
         _, stopped_early = optimize(optimizer, end, start, callbacks)
         self.iterations_here += len(self.history) - before
         size = {"width": stage.size[0], "height": stage.size[1]}
@@ -267,16 +280,24 @@ class _Result:
     image: torch.Tensor
     history: list[dict]
     progress: dict
+    milestones: dict[int, torch.Tensor]  # iteration -> image after it
+
+
+def _losses(stage: Stage, image: torch.Tensor) -> dict[str, float]:
+    with torch.no_grad():
+        return {name: float(value) for name, value in stage.objective(image).items()}
 
 
 def _write_result(result: _Result, checkpoint: Checkpoint) -> RunResult:
-    """Final losses, the record, then sidecar and image (each atomically); the checkpoint goes."""
-    with torch.no_grad():
-        final = {name: float(value) for name, value in result.stage.objective(result.image).items()}
+    """Final losses, the record, then milestone images, sidecar and image (each atomically; the image
+    last, so its presence means all is written); the checkpoint goes."""
+    final = _losses(result.stage, result.image)
     if not all(math.isfinite(value) for value in final.values()):
         checkpoint.remove()
         raise NSTNumericalError(f"final loss is not finite ({final}); no result written")
     out, setup = result.out, result.setup
+    description = f"nst stylize; weights: {setup.weights.label}; sidecar: {sidecar_path(out).name}"
+    milestones = _write_milestones(result, description)
     record = build_record(
         out=out,
         params=result.params,
@@ -289,16 +310,38 @@ def _write_result(result: _Result, checkpoint: Checkpoint) -> RunResult:
         progress=result.progress,
         final_losses=final,
         history=result.history,
+        milestones=milestones,
     )
-    image = result.image.detach()
+    image_bytes = images.encode_image(_output_image(result.image, result), out, description)
+    images.atomic_write_bytes(sidecar_path(out), (json.dumps(record, indent=1) + "\n").encode())
+    images.atomic_write_bytes(out, image_bytes)
+    checkpoint.remove()
+    return RunResult(out, sidecar_path(out), record)
+
+
+def _output_image(image: torch.Tensor, result: _Result) -> torch.Tensor:
+    """What is saved of an optimised image (the final one and every milestone alike)."""
+    image = image.detach()
     if result.params["color_control"] == "luminance":  # the content's colours, the result's luminance
         rgb = color.luminance_transfer(
             color.to_unit_rgb(image.cpu()).clamp(0, 1), color.to_unit_rgb(result.stage.content)
         )
         image = color.from_unit_rgb(rgb)
-    description = f"nst stylize; weights: {setup.weights.label}; sidecar: {sidecar_path(out).name}"
-    image_bytes = images.encode_image(image, out, description)
-    images.atomic_write_bytes(sidecar_path(out), (json.dumps(record, indent=1) + "\n").encode())
-    images.atomic_write_bytes(out, image_bytes)
-    checkpoint.remove()
-    return RunResult(out, sidecar_path(out), record)
+    return image
+
+
+def _write_milestones(result: _Result, description: str) -> list[dict]:
+    """Write each milestone image as PNG (always the folder, even with none: the pipeline declares it)
+    and return the sidecar's list of them. A milestone after an early stop (L-BFGS converged: the image
+    no longer changes) is the final image."""
+    folder = milestone_dir(result.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    listed = []
+    for iteration, fraction in milestone_iterations(result.params).items():
+        image = result.milestones.get(iteration, result.image.detach().cpu())
+        path = milestone_image(result.out, iteration)
+        images.atomic_write_bytes(path, images.encode_image(_output_image(image, result), path, description))
+        losses = _losses(result.stage, image.to(result.setup.device))
+        image_name = path.relative_to(sidecar_path(result.out).parent).as_posix()
+        listed.append({"iteration": iteration, "fraction": fraction, "image": image_name, "losses": losses})
+    return listed

@@ -9,6 +9,8 @@ with the helpers below only.
 
 from __future__ import annotations
 
+from nst.milestones import milestone_dir
+
 RESULTS = "results"
 PAIR_SEPARATOR = "__"  # image names may not contain it, nor '/' (nst_pipeline.plan refuses them)
 
@@ -46,6 +48,11 @@ def run_image(run: str) -> str:
 def run_sidecar(run: str) -> str:
     """The engine writes it beside the image: same stem, .json (nst.api.sidecar_path)."""
     return f"{RESULTS}/runs/{run}.json"
+
+
+def run_milestones(run: str) -> str:
+    """The folder of a run's milestone images, where the engine writes them (nst.milestones)."""
+    return milestone_dir(run_image(run)).as_posix()
 
 
 def run_log(run: str) -> str:

@@ -75,8 +75,10 @@ def files_under(folder) -> list[str]:
 @pytest.mark.slow
 def test_tiny_run_end_to_end(tiny_run):
     results = tiny_run / "results"
+    # 3 iterations: no milestones (nst.milestones), so each run's milestone folder holds only the mark
+    # Snakemake leaves in a directory output
     assert files_under(results / "runs") == sorted(
-        f"{PAIR}/{run}{ext}" for run in TINY_RUNS for ext in (".json", ".png")
+        f"{PAIR}/{run}{ext}" for run in TINY_RUNS for ext in (".json", ".png", ".milestones/.snakemake_timestamp")
     )
     for run, varied in TINY_RUNS.items():
         record = json.loads((results / "runs" / PAIR / f"{run}.json").read_text())
@@ -118,12 +120,16 @@ def test_tiny_run_measures_every_run(tiny_run):
         measured = json.loads((results / "metrics" / PAIR / f"{run}.json").read_text())
         assert measured["run"] == f"{PAIR}/{run}" and measured["judge"]["height"] == 32
         values = measured["metrics"]
+        # 3 iterations: too few for any milestone (nst.milestones), so the final image is the only budget
+        assert measured["budgets"] == [{"fraction": 1.0, "iteration": 3, "metrics": values}]
         assert -1 <= values["content_ssim"] <= 1 and values["style_distance"] > 0 and values["palette_distance"] > 0
         assert values["judge_upsampled"] is False
         assert (results / "logs/measure" / PAIR / f"{run}.log").is_file()
     for experiment in TINY_LABELS:  # two runs each: one pair of runs
-        pairs = json.loads((results / "metrics/pairs" / experiment / f"{PAIR}.json").read_text())["pairs"]
+        measured = json.loads((results / "metrics/pairs" / experiment / f"{PAIR}.json").read_text())
+        pairs = measured["pairs"]
         assert len(pairs) == 1 and 0 < pairs[0]["perceptual"] <= 2, pairs
+        assert measured["budgets"] == [{"fraction": 1.0, "pairs": pairs}]
 
 
 @pytest.mark.slow

@@ -116,6 +116,14 @@ def pair_run_images(wildcards):
     return [paths.run_image(run) for run in pair_runs(wildcards)]
 
 
+def pair_run_sidecars(wildcards):
+    return [paths.run_sidecar(run) for run in pair_runs(wildcards)]
+
+
+def pair_run_milestones(wildcards):
+    return [paths.run_milestones(run) for run in pair_runs(wildcards)]
+
+
 def all_run_metrics():
     return [paths.run_metrics(run) for run in RUN_NAMES]
 
