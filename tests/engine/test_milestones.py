@@ -106,3 +106,20 @@ def test_milestones_after_an_early_stop_are_the_final_image(tmp_path, content_im
     (listed,) = result.record["milestones"]
     assert listed["losses"] == result.record["final_losses"]
     assert np.array_equal(pixels(tmp_path / listed["image"]), pixels(result.image))
+
+
+def test_a_coarse_to_fine_milestone_is_in_the_final_stage(tmp_path, content_image, style_image):
+    """Stages 3 (32 px) + 10 (48 px): the milestone at half the final stage is iteration 3 + 5, at the
+    final size, and equals the result of stages 3 + 5."""
+    options = {"height": 48, "stage_heights": [32], "init_method": "content"}
+    long = run(
+        content_image, style_image, tmp_path / "long" / "out.png", iterations=13, stage_iterations=[3, 10], **options
+    )
+    short = run(
+        content_image, style_image, tmp_path / "short" / "out.png", iterations=8, stage_iterations=[3, 5], **options
+    )
+    (listed,) = long.record["milestones"]
+    assert (listed["iteration"], listed["fraction"]) == (8, 0.5)
+    assert listed["losses"] == short.record["final_losses"]
+    assert np.array_equal(pixels(long.sidecar.parent / listed["image"]), pixels(short.image))
+    assert pixels(short.image).shape == (48, 72, 3)
