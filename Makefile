@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint bench clean-results
+.PHONY: setup demo test test-fast lint bench reference clean-results
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check .
 	$(BIN)/snakemake --lint --cores 1
+
+# The study's scale (400 px x 1000 iterations, config.yaml's matrix) on one GPU, then a compact copy of
+# its verdicts, tables and grids in docs/reference/ with the machine and the measured wall time.
+reference: $(STAMP)
+	@start=$$(date +%s); \
+	$(BIN)/snakemake --cores 1 --resources gpu=1 --configfile config/reference.yaml $(REFERENCE_ARGS) && \
+	$(BIN)/python -m nst_pipeline.snapshot results docs/reference --wall-seconds $$(( $$(date +%s) - start )) \
+		--command "make reference$(if $(REFERENCE_ARGS), REFERENCE_ARGS='$(REFERENCE_ARGS)')"
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_lbfgs.py

@@ -15,7 +15,7 @@ With --profile, a cProfile of the dry run (in a fresh process): how much is pars
 
     .venv/bin/python bench/bench_planning.py --report 1000
 
-times make_report instead (nst_pipeline.report.write_report, in a fresh process) on a synthetic
+times make_report instead (nst_pipeline.report_job.write_report, in a fresh process) on a synthetic
 results tree of that many runs: small PNGs and sidecars with 1000-step loss histories, every 50th
 run failed.
 """
@@ -237,7 +237,7 @@ _REPORT = """
 import json, sys, time
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from nst_pipeline.report import write_report
+from nst_pipeline.report_job import write_report
 plan = json.loads(Path("plan.json").read_text())
 started = time.perf_counter()
 write_report(plan, Path("results/report.html"), "bench")
@@ -246,7 +246,7 @@ print(round(time.perf_counter() - started, 2))
 
 
 def time_report(runs: int, root: Path, history: int) -> str:
-    """make_report's work (nst_pipeline.report.write_report) on a synthetic `runs`-run tree, and the
+    """make_report's work (nst_pipeline.report_job.write_report) on a synthetic `runs`-run tree, and the
     page's size; in a fresh process, as the pipeline's report job runs."""
     plan = synthetic_tree(runs, root, history)
     (root / "plan.json").write_text(json.dumps(plan))

@@ -35,7 +35,7 @@ from nst_pipeline import findings, metrics
 CONTENT = ROOT / "data/content/chelsea.jpg"
 STYLE = ROOT / "data/style/starry_night.jpg"
 OUT = ROOT / "results/validate_yardstick"
-# The validation scale of issue #8 (small enough for 2 CPU cores: ~10 s a run).
+# The validation scale (small enough for 2 CPU cores: ~10 s a run).
 BASE = {"weights": "bundled", "height": 128, "iterations": 100}
 RUNS = {  # group -> runs (overrides of BASE and nst.stylize's defaults)
     "layers": [{"style_layers": n} for n in range(1, 6)] + [{}],  # {}: the base run, style layers up to 6

@@ -20,7 +20,6 @@ from __future__ import annotations
 import inspect
 import json
 import math
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,13 +33,23 @@ from nst.backbones import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS
 from nst.batch import optimize_together
 from nst.checkpoint import Checkpoint, Checkpointer, StopSignals, run_fingerprint
 from nst.errors import NSTInputError, NSTNumericalError
+from nst.hardware import check_bf16, cpu_has_bf16
+from nst.milestones import milestone_dir, milestone_image, milestone_iterations
 from nst.objective import TERMS
 from nst.optimize import ImageOptimizer, IterationCallback, IterationLoop, IterationReport, run_alone
 from nst.params import RESULT_PARAMETERS, result_parameters, style_paths, validate
 from nst.record import build_record
 from nst.setup import RunSetup, Stage, build_network, build_run, upsample
 
-__all__ = ["RESULT_PARAMETERS", "RunResult", "check_run", "parameter_defaults", "stylize", "stylize_batch"]
+__all__ = [
+    "RESULT_PARAMETERS",
+    "RunResult",
+    "check_run",
+    "cpu_has_bf16",
+    "parameter_defaults",
+    "stylize",
+    "stylize_batch",
+]
 
 # stylize() keywords that are not run options (the CLI makes no flag for them)
 API_ONLY = ("callbacks",)
@@ -91,6 +100,7 @@ def stylize(
     cudnn_benchmark: bool = False,
     checkpoint_every: int = 0,
     progress: bool = True,
+    allow_slow_bf16: bool = False,
     callbacks: Sequence[IterationCallback] = (),
 ) -> RunResult:
     """Stylise `content` with `style` (one image, or several blended by `style_blend_weights`); write
@@ -99,9 +109,13 @@ def stylize(
     Every check happens before any optimisation. With checkpoint_every > 0 the state is saved every
     that many iterations (and always on SIGTERM/SIGINT) to `<out>.ckpt`; a later call with the same
     inputs resumes from it and, on CPU, ends with the same bytes as an uninterrupted run.
+    The image after B/8, B/4 and B/2 of the `iterations` B (nst.milestones) is written too, to
+    `<out without suffix>.milestones/`, and listed in the sidecar.
     `callbacks` are called with an nst.optimize.IterationReport after every iteration.
+    Precision bf16 on a device without bf16 units is refused (nst.hardware) unless `allow_slow_bf16`.
     """
     params = check_run(**{name: value for name, value in locals().items() if name != "callbacks"})
+    check_bf16(params["precision"], params["device"], allow_slow_bf16)
     if threads:
         torch.set_num_threads(threads)
     _set_backend_flags(params)
@@ -129,6 +143,7 @@ def stylize_batch(runs: Sequence[dict]) -> list[RunResult | NSTNumericalError]:
     recording the batch, checkpoint and resume), its result independent of its batch-mates up to
     float noise. Each entry of `runs` holds stylize()'s arguments: content, style, out, options and
     optionally callbacks. The runs must agree on BATCH_SHARED and have content images of one size.
+    Each run writes its milestone images as stylize() does; bf16 is checked per run before loading.
 
     One forward + backward of the network per evaluation for all runs (nst.batch); each run keeps its
     own optimiser. Returns per run its RunResult, or the NSTNumericalError that failed it alone (its
@@ -139,6 +154,7 @@ def stylize_batch(runs: Sequence[dict]) -> list[RunResult | NSTNumericalError]:
         arguments = dict(run)
         callbacks = list(arguments.pop("callbacks", ()))
         params = check_run(**arguments)
+        check_bf16(params["precision"], params["device"], params["allow_slow_bf16"])  # per run: not shared
         checked.append(
             (params, Path(arguments["content"]), style_paths(arguments["style"]), Path(arguments["out"]), callbacks)
         )
@@ -264,26 +280,6 @@ def _set_backend_flags(params: dict) -> None:
     tf32 = params["precision"] == "tf32"
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
-    if params["precision"] == "bf16" and torch.device(params["device"]).type == "cpu" and not cpu_has_bf16():
-        _say_once("nst: note: this CPU has no native bf16 (avx512_bf16/amx_bf16): precision bf16 runs, but slowly")
-
-
-_said: set[str] = set()
-
-
-def _say_once(message: str) -> None:
-    if message not in _said:
-        _said.add(message)
-        print(message, file=sys.stderr, flush=True)
-
-
-def cpu_has_bf16() -> bool:
-    """Whether the CPU computes bf16 natively (Linux: /proc/cpuinfo flags; elsewhere: unknown = no)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 class _ProgressBar:
@@ -343,7 +339,7 @@ class _Run:
             "batch": {"size": len(self.batch), "runs": self.batch},
         }
         paths = (self.content_path, self.style_paths, self.out)
-        result = _Result(self.params, *paths, self.setup, run.stage, run.image, run.history, progress)
+        result = _Result(self.params, *paths, self.setup, run.stage, run.image, run.history, progress, run.milestones)
         return _write_result(result, self.checkpoint)
 
 
@@ -357,6 +353,10 @@ class _StageRunner:
         self.params, self.setup, self.checkpoint, self.saved = params, setup, checkpoint, saved
         self.callbacks = callbacks
         self.history: list[dict] = saved.get("history", [])
+        # milestone iteration -> the image after it (CPU); kept in every checkpoint, because Snakemake
+        # deletes a job's outputs before a retry, and written only with the final result
+        self.milestones: dict[int, torch.Tensor] = dict(saved.get("milestones", {}))
+        self.milestone_iterations = milestone_iterations(params)
         self.stage_log: list[dict] = saved.get("stages", [])
         self.elapsed_before = saved.get("elapsed_s", 0.0)
         self.started = time.perf_counter()
@@ -399,11 +399,17 @@ class _StageRunner:
         def state_at(iteration: int) -> dict:
             elapsed = self.elapsed_before + self.loop_seconds()
             state = {"stage": index, "iteration": iteration, "image": image.detach().cpu(), "elapsed_s": elapsed}
-            return state | {"history": self.history, "stages": self.stage_log} | optimizer.state_dict()
+            kept = {"history": self.history, "stages": self.stage_log, "milestones": self.milestones}
+            return state | kept | optimizer.state_dict()
+
+        def keep_milestone(report: IterationReport) -> None:
+            if report.iteration in self.milestone_iterations:
+                self.milestones[report.iteration] = image.detach().cpu().clone()
 
         checkpointer = Checkpointer(self.checkpoint, params["checkpoint_every"], params["iterations"], stop, state_at)
         self._history_before = len(self.history)
-        callbacks = [_append_to(self.history), self.bar, checkpointer, *self.callbacks]
+        # keep_milestone before checkpointer: a checkpoint at a milestone iteration holds its image
+        callbacks = [_append_to(self.history), self.bar, keep_milestone, checkpointer, *self.callbacks]
         return IterationLoop(optimizer, self.offset + count, start, callbacks)
 
     def end_stage(self, loop: IterationLoop) -> None:
@@ -441,16 +447,24 @@ class _Result:
     image: torch.Tensor
     history: list[dict]
     progress: dict
+    milestones: dict[int, torch.Tensor]  # iteration -> image after it
+
+
+def _losses(stage: Stage, image: torch.Tensor) -> dict[str, float]:
+    with torch.no_grad():
+        return {name: float(value) for name, value in stage.objective(image).items()}
 
 
 def _write_result(result: _Result, checkpoint: Checkpoint) -> RunResult:
-    """Final losses, the record, then sidecar and image (each atomically); the checkpoint goes."""
-    with torch.no_grad():
-        final = {name: float(value) for name, value in result.stage.objective(result.image).items()}
+    """Final losses, the record, then milestone images, sidecar and image (each atomically; the image
+    last, so its presence means all is written); the checkpoint goes."""
+    final = _losses(result.stage, result.image)
     if not all(math.isfinite(value) for value in final.values()):
         checkpoint.remove()
         raise NSTNumericalError(f"final loss is not finite ({final}); no result written")
     out, setup = result.out, result.setup
+    description = f"nst stylize; weights: {setup.weights.label}; sidecar: {sidecar_path(out).name}"
+    milestones = _write_milestones(result, description)
     record = build_record(
         out=out,
         params=result.params,
@@ -463,16 +477,38 @@ def _write_result(result: _Result, checkpoint: Checkpoint) -> RunResult:
         progress=result.progress,
         final_losses=final,
         history=result.history,
+        milestones=milestones,
     )
-    image = result.image.detach()
+    image_bytes = images.encode_image(_output_image(result.image, result), out, description)
+    images.atomic_write_bytes(sidecar_path(out), (json.dumps(record, indent=1) + "\n").encode())
+    images.atomic_write_bytes(out, image_bytes)
+    checkpoint.remove()
+    return RunResult(out, sidecar_path(out), record)
+
+
+def _output_image(image: torch.Tensor, result: _Result) -> torch.Tensor:
+    """What is saved of an optimised image (the final one and every milestone alike)."""
+    image = image.detach()
     if result.params["color_control"] == "luminance":  # the content's colours, the result's luminance
         rgb = color.luminance_transfer(
             color.to_unit_rgb(image.cpu()).clamp(0, 1), color.to_unit_rgb(result.stage.content)
         )
         image = color.from_unit_rgb(rgb)
-    description = f"nst stylize; weights: {setup.weights.label}; sidecar: {sidecar_path(out).name}"
-    image_bytes = images.encode_image(image, out, description)
-    images.atomic_write_bytes(sidecar_path(out), (json.dumps(record, indent=1) + "\n").encode())
-    images.atomic_write_bytes(out, image_bytes)
-    checkpoint.remove()
-    return RunResult(out, sidecar_path(out), record)
+    return image
+
+
+def _write_milestones(result: _Result, description: str) -> list[dict]:
+    """Write each milestone image as PNG (always the folder, even with none: the pipeline declares it)
+    and return the sidecar's list of them. A milestone after an early stop (L-BFGS converged: the image
+    no longer changes) is the final image."""
+    folder = milestone_dir(result.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    listed = []
+    for iteration, fraction in milestone_iterations(result.params).items():
+        image = result.milestones.get(iteration, result.image.detach().cpu())
+        path = milestone_image(result.out, iteration)
+        images.atomic_write_bytes(path, images.encode_image(_output_image(image, result), path, description))
+        losses = _losses(result.stage, image.to(result.setup.device))
+        image_name = path.relative_to(sidecar_path(result.out).parent).as_posix()
+        listed.append({"iteration": iteration, "fraction": fraction, "image": image_name, "losses": losses})
+    return listed

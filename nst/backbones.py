@@ -52,11 +52,61 @@ class Backbone:
 
 
 def _models():
-    """torchvision.models, imported on first use: importing torchvision costs ~2.5 s (it loads
-    torch._dynamo), which input checks, `nst layers` and the pipeline's planning do not need."""
+    """torchvision.models, imported on first use: importing torchvision costs ~3 s CPU (it loads
+    torch._dynamo), which input checks, `nst layers`, the pipeline's planning and VGG runs do not need."""
     import torchvision
 
     return torchvision.models
+
+
+# torchvision.models.vgg's configurations "D" (VGG16) and "E" (VGG19): conv widths, "M" a 2x2 max-pool
+_VGG_CONFIGS = {
+    "vgg16": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
+    "vgg19": (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"),
+}
+
+
+class VGG(nn.Module):
+    """torchvision.models.VGG without batch norm, rebuilt with the same modules, names, order of
+    construction and initialisation: torchvision's state dicts load into it, and random weights from
+    the same seed are the same numbers (tests compare both). Not imported from torchvision because
+    that import (~3 s CPU) was paid by every VGG stylize and measure job."""
+
+    def __init__(self, config: tuple, num_classes: int = 1000, dropout: float = 0.5):
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = 3
+        for width in config:
+            if width == "M":
+                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            else:
+                layers += [nn.Conv2d(channels, width, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+                channels = width
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+        self.classifier = nn.Sequential(
+            nn.Linear(512 * 7 * 7, 4096),
+            nn.ReLU(True),
+            nn.Dropout(p=dropout),
+            nn.Linear(4096, 4096),
+            nn.ReLU(True),
+            nn.Dropout(p=dropout),
+            nn.Linear(4096, num_classes),
+        )
+        if self.features[0].weight.is_meta:
+            # built to have weights loaded (nst.weights): nothing to initialise, and normal_ on the
+            # meta device goes through torch._refs, whose first use imports torch._dynamo (~3 s CPU)
+            return
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.constant_(module.bias, 0)
+            elif isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, 0, 0.01)
+                nn.init.constant_(module.bias, 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
 
 def _vgg(name: str, nodes: tuple[str, ...]) -> Backbone:
@@ -64,7 +114,7 @@ def _vgg(name: str, nodes: tuple[str, ...]) -> Backbone:
         name=name,
         nodes=nodes,
         layer_names=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"),
-        build=lambda: getattr(_models(), name)(weights=None),
+        build=lambda: VGG(_VGG_CONFIGS[name]),
         torchvision_name=name,
     )
 
@@ -143,8 +193,6 @@ class FeatureExtractor(nn.Module):
     def __init__(
         self, backbone: Backbone, network: nn.Module, layers: list[int], gain: float = 1.0, bf16: bool = False
     ):
-        from torchvision.models.feature_extraction import create_feature_extractor
-
         super().__init__()
         for module in network.modules():  # an in-place ReLU would overwrite a tapped conv output
             if isinstance(module, nn.ReLU):
@@ -152,8 +200,7 @@ class FeatureExtractor(nn.Module):
         network.eval().requires_grad_(False)
         self.layers = sorted(set(layers))
         nodes = {backbone.nodes[i - 1]: str(i) for i in self.layers}
-        # create_feature_extractor drops everything after the deepest requested node
-        self.body = create_feature_extractor(network, return_nodes=nodes).eval().requires_grad_(False)
+        self.body = _feature_body(network, nodes).eval().requires_grad_(False)
         self.bf16 = bf16
         if bf16:
             self.body = self.body.to(memory_format=torch.channels_last)
@@ -179,3 +226,39 @@ class FeatureExtractor(nn.Module):
         if self.gain != 1.0:
             features = {k: v * self.gain for k, v in features.items()}
         return {int(k): v for k, v in features.items()}
+
+
+class SequentialTaps(nn.Module):
+    """The modules of a Sequential up to the deepest tap; returns {name: output} at the tapped indices.
+    What create_feature_extractor builds for such taps (the same modules called in the same order,
+    so the same numbers: tests compare them), without importing torchvision."""
+
+    def __init__(self, sequential: nn.Sequential, taps: dict[int, str]):
+        super().__init__()
+        self.taps = taps
+        self.layers = sequential[: max(taps) + 1]
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        outputs = {}
+        for index, layer in enumerate(self.layers):
+            x = layer(x)
+            if index in self.taps:
+                outputs[self.taps[index]] = x
+        return outputs
+
+
+def _feature_body(network: nn.Module, nodes: dict[str, str]) -> nn.Module:
+    """The network cut after the deepest requested node (graph-node name -> output name)."""
+    prefix = "features."
+    if isinstance(network, VGG) and all(node.startswith(prefix) for node in nodes):
+        return SequentialTaps(network.features, {int(node[len(prefix) :]): name for node, name in nodes.items()})
+    if "efficientnet_lite0" in BACKBONES:
+        from nst import efficientnet_lite0 as eff
+
+        if isinstance(network, eff.EfficientNetLite0) and set(nodes) <= set(eff.FEATURE_NODES):
+            block = dict(zip(eff.FEATURE_NODES, eff.FEATURE_BLOCKS))
+            return eff.BlockTaps(network, {block[node]: name for node, name in nodes.items()})
+    from torchvision.models.feature_extraction import create_feature_extractor  # see _models
+
+    # create_feature_extractor drops everything after the deepest requested node
+    return create_feature_extractor(network, return_nodes=nodes)

@@ -1,8 +1,9 @@
 """Resumable runs: a run's fingerprint, atomic checkpoint files, and the stop signals SLURM sends.
 
-A checkpoint holds the image, the optimiser's state and the loss history after some iteration; it is
-resumed only by the very same run (same parameters, input images, weights, engine code and torch
-versions), so on CPU a resumed run ends with the same bytes as an uninterrupted one.
+A checkpoint holds the image, the optimiser's state, the loss history and the milestone images
+(nst.milestones) reached after some iteration; it is resumed only by the very same run (same
+parameters, input images, weights, engine code and torch versions), so on CPU a resumed run ends with
+the same bytes as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from nst.images import atomic_write_bytes
 from nst.provenance import engine_fingerprint
 from nst.weights import file_sha256
 
-FORMAT = 2
+# 3: the milestone images reached so far are part of the state
+FORMAT = 3
 
 
 def run_fingerprint(result_params: dict, content: Path, styles: list[Path], weights_sha256: str) -> str:

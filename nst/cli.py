@@ -13,42 +13,9 @@ from nst.api import check_run, parameter_defaults, stylize
 from nst.backbones import BACKBONES
 from nst.errors import NSTError, NSTInterrupted, NSTNumericalError
 from nst.naming import classic_output_name, cli_output_name, styles_stem
-from nst.params import COLOR_CONTROLS, DEFAULT_LEARNING_RATE, INIT_METHODS, NOISE_UNITS, OPTIMIZERS, PRECISIONS
-from nst.weights import WEIGHT_SOURCES
+from nst.params import DEFAULT_LEARNING_RATE, PARAMETERS
 
 DEFAULTS = parameter_defaults()
-HELP = {
-    "model": f"backbone: {', '.join(BACKBONES)}",
-    "weights": f"{', '.join(WEIGHT_SOURCES)} or a state-dict file ('random' is for tests only)",
-    "init_method": "initial image",
-    "noise_units": "units of the gaussian/uniform inits: normalised (ImageNet-normalised space, std ~58 "
-    "grey levels) or grey_levels (the study's: ~1 grey level around the mean image)",
-    "content_layer": "feature layer 1..6 for content (see `nst layers`)",
-    "style_layers": "use feature layers 1..N for style",
-    "learning_rate": "step size (default: 1 for lbfgs, 10 grey levels for adam)",
-    "height": "output height in pixels (width keeps the content's aspect)",
-    "stage_heights": "coarse-to-fine: heights of the stages before the final one at --height, increasing",
-    "stage_iterations": "iterations of each stage, the final one included, summing to --iterations "
-    "(default: an even split)",
-    "precision": "fp32 (exact reference), tf32 (CUDA only differs), bf16 (backbone in bf16 autocast)",
-    "color_control": "none, luminance (keep the content's colours), histogram (match the style's colours "
-    "to the content's first)",
-    "style_blend_weights": "one weight per style image (normalised to sum 1; default: equal)",
-    "style_scale": "style image height as a multiple of the content's height",
-    "device": "auto, cpu, cuda, cuda:N",
-    "cudnn_benchmark": "let cuDNN autotune kernels (faster on GPUs, results may differ between runs)",
-    "checkpoint_every": "save resumable state every N iterations (0: only on SIGTERM/SIGINT)",
-}
-CHOICES = {
-    "init_method": INIT_METHODS,
-    "optimizer": OPTIMIZERS,
-    "noise_units": NOISE_UNITS,
-    "precision": PRECISIONS,
-    "color_control": COLOR_CONTROLS,
-}
-TYPES = {"learning_rate": float, "threads": int, "style_scale": float}
-LISTS = {"stage_heights": int, "stage_iterations": int, "style_blend_weights": float}
-SWITCHES = {"progress": ("no-progress", "no progress bar"), "cudnn_benchmark": ("cudnn-benchmark", None)}
 
 
 def _comma_list(kind):
@@ -57,26 +24,25 @@ def _comma_list(kind):
 
 
 def _add_run_options(parser: argparse.ArgumentParser, style: str) -> None:
-    """One option per stylize() keyword; style 'dash' (--init-method) or 'classic' (--init_method).
-    Lists: `--stage-heights 128 256` (dash) or `--stage_heights 128,256` (classic)."""
+    """One option per stylize() keyword, from nst.params.RUN_PARAMETERS; style 'dash' (--init-method)
+    or 'classic' (--init_method). Lists: `--stage-heights 128 256` (dash) or `--stage_heights 128,256`
+    (classic). Switches: --<name> where off by default, --no-<name> where on. Choices are checked by
+    the engine, so a bad value gets the same one-line error as any other bad value."""
     spell = (lambda name: name.replace("_", "-")) if style == "dash" else (lambda name: name.replace("-", "_"))
     for name, default in DEFAULTS.items():
-        help_text = HELP.get(name, "")
-        if "default:" not in help_text:
-            help_text = f"{help_text} (default: {default})".strip()
-        if name in SWITCHES:
-            flag, switch_help = SWITCHES[name]
-            action = "store_false" if default else "store_true"
-            parser.add_argument("--" + spell(flag), dest=name, action=action, help=switch_help or help_text)
-        elif name in LISTS:
-            kind = LISTS[name]
-            options = {"nargs": "+", "type": kind} if style == "dash" else {"type": _comma_list(kind)}
-            parser.add_argument("--" + spell(name), dest=name, default=default, help=help_text, **options)
-        else:
-            kind = TYPES.get(name, type(default) if default is not None else str)
-            parser.add_argument(
-                "--" + spell(name), dest=name, type=kind, default=default, choices=CHOICES.get(name), help=help_text
-            )
+        parameter = PARAMETERS[name]
+        if parameter.kind is bool:
+            flag, action = ("no_" + name, "store_false") if default else (name, "store_true")
+            help_text = f"{parameter.help} (default: {'on' if default else 'off'})"
+            parser.add_argument("--" + spell(flag), dest=name, action=action, help=help_text)
+            continue
+        help_text = parameter.help if "default:" in parameter.help else f"{parameter.help} (default: {default})"
+        options = {"dest": name, "default": default, "help": help_text, "type": parameter.kind}
+        if parameter.choices:
+            options["metavar"] = "{" + ",".join(parameter.choices) + "}"
+        if parameter.is_list:
+            options |= {"nargs": "+"} if style == "dash" else {"type": _comma_list(parameter.kind)}
+        parser.add_argument("--" + spell(name), **options)
 
 
 def build_parser() -> argparse.ArgumentParser:

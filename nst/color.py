@@ -1,4 +1,4 @@
-"""Colour and style-target controls from jcjohnson/neural-style, as pure functions (issue #10).
+"""Colour and style-target controls from jcjohnson/neural-style, as pure functions.
 
 - `luminance_transfer`: keep the photo's colours (neural-style `-original_colors`).
 - `match_color_histogram`: recolour the style image to the content's colour statistics.

@@ -57,6 +57,9 @@ FEATURE_NODES: tuple[str, ...] = (
     "_blocks.10.add",
     "_blocks.15._bn2",
 )
+# Each node is the last operation of the stem (-1) or of a whole block (its skip's add, else its _bn2):
+# a plain loop over the blocks (BlockTaps) taps the same tensors as torch.fx, without importing torchvision.
+FEATURE_BLOCKS: tuple[int, ...] = (-1, 0, 2, 4, 10, 15)
 FEATURE_STRIDES: tuple[int, ...] = (2, 2, 4, 8, 16, 32)
 FEATURE_CHANNELS: tuple[int, ...] = (32, 16, 24, 40, 112, 320)
 
@@ -188,3 +191,24 @@ def load_bundled_state_dict(path: str | Path | None = None) -> dict[str, torch.T
     sd = torch.load(path, map_location="cpu", weights_only=True)
     # Tolerate a DataParallel-style prefix; the bundled file has none.
     return {k.removeprefix("module."): v for k, v in sd.items()}
+
+
+class BlockTaps(nn.Module):
+    """EfficientNet-Lite0 up to the deepest tap; returns {name: output} of the tapped stem (-1) or
+    blocks: what create_feature_extractor builds for FEATURE_NODES (the same modules called in the same
+    order, so the same numbers: tests compare them). Importing torchvision costs ~2.5 s CPU per job."""
+
+    def __init__(self, network: EfficientNetLite0, taps: dict[int, str]):
+        super().__init__()
+        self.taps = taps
+        self._conv_stem, self._bn0, self._act0 = network._conv_stem, network._bn0, network._act0
+        self._blocks = network._blocks[: max(taps) + 1]
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = self._act0(self._bn0(self._conv_stem(x)))
+        outputs = {self.taps[-1]: x} if -1 in self.taps else {}
+        for index, block in enumerate(self._blocks):
+            x = block(x)
+            if index in self.taps:
+                outputs[self.taps[index]] = x
+        return outputs

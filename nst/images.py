@@ -32,7 +32,7 @@ _DECODED: ContextVar[dict | None] = ContextVar("nst_decoded_images", default=Non
 def reuse_decoded() -> Iterator[None]:
     """Within this block open_rgb() decodes each file once and hands out copies.
 
-    For checking thousands of runs over the same few images (nst_pipeline.plan): decoding was ~98 % of
+    For checking thousands of runs over the same few images (nst_pipeline.plan): decoding is ~98 % of
     a run's check_run(). Every check still runs on every call; only the decode is shared. A file
     that fails to decode is not remembered, so it fails again the same way."""
     token = _DECODED.set({})

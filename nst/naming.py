@@ -19,41 +19,36 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from nst.backbones import BACKBONES
+from nst.api import parameter_defaults
+from nst.params import PARAMETERS, RUN_PARAMETERS
 from nst.weights import WEIGHT_SOURCES, file_sha256
 
-# (parameter, key) in id order; always written
-RUN_ID_FIELDS = (
-    ("model", "m"),
-    ("weights", "w"),
-    ("init_method", "i"),
-    ("optimizer", "o"),
-    ("iterations", "it"),
-    ("learning_rate", "lr"),
-    ("height", "h"),
-    ("content_weight", "cw"),
-    ("style_weight", "sw"),
-    ("tv_weight", "tv"),
-    ("content_layer", "cl"),
-    ("style_layers", "sl"),
-    ("seed", "s"),
+# The fields of the first run ids, in their order: always written. A new parameter never joins
+# them but becomes an extra, so ids made before it existed still name the same results.
+ALWAYS_WRITTEN = (
+    "model",
+    "weights",
+    "init_method",
+    "optimizer",
+    "iterations",
+    "learning_rate",
+    "height",
+    "content_weight",
+    "style_weight",
+    "tv_weight",
+    "content_layer",
+    "style_layers",
+    "seed",
 )
-# parameters added later: written only where they differ from stylize()'s default, so ids made
-# before they existed still name the same results. Every result-determining parameter is in one of
-# the two tuples exactly once (tests check this against nst.params.RESULT_PARAMETERS).
-RUN_ID_EXTRAS = (
-    ("noise_units", "nu"),
-    ("stage_heights", "st"),
-    ("stage_iterations", "si"),
-    ("precision", "p"),
-    ("color_control", "cc"),
-    ("style_blend_weights", "sb"),
-    ("style_scale", "ss"),
-)
-FLOAT_PARAMETERS = frozenset({"learning_rate", "content_weight", "style_weight", "tv_weight", "style_scale"})
-INT_PARAMETERS = frozenset({"iterations", "height", "content_layer", "style_layers", "seed"})
-INT_LISTS = frozenset({"stage_heights", "stage_iterations"})
-FLOAT_LISTS = frozenset({"style_blend_weights"})
+# (parameter, key) in id order
+RUN_ID_FIELDS = tuple((name, PARAMETERS[name].id_key) for name in ALWAYS_WRITTEN)
+# written only where they differ from stylize()'s default
+RUN_ID_EXTRAS = tuple((p.name, p.id_key) for p in RUN_PARAMETERS if p.id_key and p.name not in ALWAYS_WRITTEN)
+_IN_IDS = [p for p in RUN_PARAMETERS if p.id_key]
+FLOAT_PARAMETERS = frozenset(p.name for p in _IN_IDS if p.kind is float and not p.is_list)
+INT_PARAMETERS = frozenset(p.name for p in _IN_IDS if p.kind is int and not p.is_list)
+INT_LISTS = frozenset(p.name for p in _IN_IDS if p.kind is int and p.is_list)
+FLOAT_LISTS = frozenset(p.name for p in _IN_IDS if p.kind is float and p.is_list)
 LIST_SEPARATOR = "+"  # never inside an encoded number ('e+' is written 'e')
 _WEIGHTS_FILE_PREFIX = "file-"
 
@@ -104,21 +99,21 @@ def run_id(params: dict) -> str:
 
 def extra_defaults() -> dict:
     """The extras' values when left at stylize()'s defaults, in canonical (check_run) form."""
-    from nst.api import parameter_defaults  # here: nst.api imports what naming imports
-
     defaults = parameter_defaults()
-    resolved = {name: defaults[name] for name, _ in RUN_ID_EXTRAS}
-    resolved |= {"stage_heights": [], "stage_iterations": [], "style_scale": float(defaults["style_scale"])}
-    return resolved
+    return {name: _canonical(name, defaults[name]) for name, _ in RUN_ID_EXTRAS}
+
+
+def _canonical(name: str, value):
+    """A default as check_run() resolves it: lists as lists, numbers of their parameter's type."""
+    kind = PARAMETERS[name].kind
+    if value is None or kind is str:
+        return value
+    return [kind(item) for item in value] if PARAMETERS[name].is_list else kind(value)
 
 
 def _choices() -> dict[str, dict[str, str]]:
-    """For each string parameter: its values as written in ids ('_' -> '-') -> the value."""
-    from nst.params import COLOR_CONTROLS, INIT_METHODS, NOISE_UNITS, OPTIMIZERS, PRECISIONS
-
-    sets = {"model": BACKBONES, "init_method": INIT_METHODS, "optimizer": OPTIMIZERS, "noise_units": NOISE_UNITS}
-    sets |= {"precision": PRECISIONS, "color_control": COLOR_CONTROLS}
-    return {name: {value.replace("_", "-"): value for value in values} for name, values in sets.items()}
+    """For each parameter with choices: its values as written in ids ('_' -> '-') -> the value."""
+    return {p.name: {value.replace("_", "-"): value for value in p.choices} for p in RUN_PARAMETERS if p.choices}
 
 
 def parse_run_id(text: str) -> dict:
@@ -163,10 +158,10 @@ def classic_output_name(
     chelsea_starry_night_o_lbfgs_i_content_h_400_m_vgg19_cw_100000.0_sw_30000.0_tv_1.0_cl_-1_sl_-1.jpg
     (cl/sl are the flags as given, -1 = default), followed by what it lacks: weights other than
     torchvision's 'imagenet' (the classic's only kind) as _w_<tag>, and the iteration count, learning
-    rate, seed and every later parameter (precision, stages, colour control, blend, style scale,
-    noise units) where they differ from `defaults` (stylize()'s, with the learning rate resolved for
-    the run's optimizer), each exact. So two runs that
-    differ anywhere never share a name, and a classic run at the defaults keeps its classic name."""
+    rate, seed and every run-id extra (RUN_ID_EXTRAS: precision, stages, colour control, ...) where
+    they differ from `defaults` (stylize()'s, with the learning rate resolved for the run's
+    optimizer), each exact. So two runs that differ anywhere never share a name, and a classic run at
+    the defaults keeps its classic name."""
     name = (
         f"{Path(content).stem}_{styles_stem(style)}_o_{params['optimizer']}_i_{params['init_method']}"
         f"_h_{params['height']}_m_{params['model']}_cw_{float(params['content_weight'])!r}"

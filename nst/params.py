@@ -8,15 +8,16 @@ with one line that names the bad parameter and value.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from nst import images
-from nst.backbones import get_backbone
+from nst.backbones import BACKBONES, get_backbone
 from nst.color import check_style_size, normalise_blend_weights
 from nst.errors import NSTInputError
-from nst.weights import TORCHVISION_FEATURE_GAIN, check_weights
+from nst.weights import TORCHVISION_FEATURE_GAIN, WEIGHT_SOURCES, check_weights
 
 INIT_METHODS = ("content", "style", "gaussian", "uniform")
 # Units of the noise inits (nst.images.initial_image): "normalised" draws N(0,1) / U[-1,1] in the
@@ -37,29 +38,118 @@ COLOR_CONTROLS = ("none", "luminance", "histogram")
 DEFAULT_LEARNING_RATE = {"lbfgs": 1.0, "adam": 10.0 / TORCHVISION_FEATURE_GAIN}
 MIN_HEIGHT = 16
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-# The parameters that determine a result (the rest - device, threads, progress, ... - do not).
-RESULT_PARAMETERS = (
-    "model",
-    "weights",
-    "init_method",
-    "content_weight",
-    "style_weight",
-    "tv_weight",
-    "content_layer",
-    "style_layers",
-    "optimizer",
-    "iterations",
-    "learning_rate",
-    "height",
-    "seed",
-    "noise_units",
-    "stage_heights",
-    "stage_iterations",
-    "precision",
-    "color_control",
-    "style_blend_weights",
-    "style_scale",
+
+
+@dataclass(frozen=True)
+class RunParameter:
+    """One run option (a keyword of nst.api.stylize(), whose signature holds its default)."""
+
+    name: str
+    kind: type  # str, int, float or bool; a list's item type where is_list
+    help: str
+    id_key: str | None = None  # its field in run ids; None: it does not change the result
+    choices: tuple[str, ...] = ()
+    is_list: bool = False
+    minimum: float | None = None  # single numbers: the smallest value allowed ...
+    above_minimum: bool = False  # ... or, where set, the bound values must stay above
+    # (lists are checked as a whole: nst.params._resolve_stages, nst.color.normalise_blend_weights)
+
+
+# Every run option, once. Result-determining ones (with an id key) come first, in the order of
+# sidecars and runs.tsv; the rest change how a run is executed, never its result. Adding a
+# parameter: a row here, its default in stylize()'s signature, the code that uses it, and for a
+# result-determining one its two lines in workflow/schemas/config.schema.yaml (tests/pipeline/
+# test_schema.py holds the schema to this table). Run ids, the CLI and the checks follow the row.
+RUN_PARAMETERS = (
+    RunParameter("model", str, "backbone (layers: `nst layers`)", id_key="m", choices=tuple(BACKBONES)),
+    RunParameter(
+        "weights", str, f"{', '.join(WEIGHT_SOURCES)} or a state-dict file ('random' is for tests only)", id_key="w"
+    ),
+    RunParameter("init_method", str, "initial image", id_key="i", choices=INIT_METHODS),
+    RunParameter("content_weight", float, "weight of the content loss", id_key="cw", minimum=0),
+    RunParameter("style_weight", float, "weight of the style loss", id_key="sw", minimum=0),
+    RunParameter("tv_weight", float, "weight of the total-variation loss", id_key="tv", minimum=0),
+    RunParameter("content_layer", int, "feature layer 1..6 for content (see `nst layers`)", id_key="cl", minimum=1),
+    RunParameter("style_layers", int, "use feature layers 1..N for style", id_key="sl", minimum=1),
+    RunParameter("optimizer", str, "optimiser", id_key="o", choices=OPTIMIZERS),
+    RunParameter("iterations", int, "optimisation steps, all stages together", id_key="it", minimum=1),
+    RunParameter(
+        "learning_rate",
+        float,
+        "step size (default: 1 for lbfgs, 10 grey levels for adam)",
+        id_key="lr",
+        minimum=0,
+        above_minimum=True,
+    ),
+    RunParameter(
+        "height", int, "output height in pixels (width keeps the content's aspect)", id_key="h", minimum=MIN_HEIGHT
+    ),
+    RunParameter("seed", int, "random seed of the noise inits", id_key="s", minimum=0),
+    RunParameter(
+        "noise_units",
+        str,
+        "units of the gaussian/uniform inits: normalised (ImageNet-normalised space, std ~58 grey levels) "
+        "or grey_levels (the study's: ~1 grey level around the mean image)",
+        id_key="nu",
+        choices=NOISE_UNITS,
+    ),
+    RunParameter(
+        "stage_heights",
+        int,
+        "coarse-to-fine: heights of the stages before the final one at --height, increasing",
+        id_key="st",
+        is_list=True,
+    ),
+    RunParameter(
+        "stage_iterations",
+        int,
+        "iterations of each stage, the final one included, summing to --iterations (default: an even split)",
+        id_key="si",
+        is_list=True,
+    ),
+    RunParameter(
+        "precision",
+        str,
+        "fp32 (exact reference), tf32 (CUDA only differs), bf16 (backbone in bf16 autocast)",
+        id_key="p",
+        choices=PRECISIONS,
+    ),
+    RunParameter(
+        "color_control",
+        str,
+        "none, luminance (keep the content's colours), histogram (match the style's colours to the content's first)",
+        id_key="cc",
+        choices=COLOR_CONTROLS,
+    ),
+    RunParameter(
+        "style_blend_weights",
+        float,
+        "one weight per style image (normalised to sum 1; default: equal)",
+        id_key="sb",
+        is_list=True,
+    ),
+    RunParameter(
+        "style_scale",
+        float,
+        "style image height as a multiple of the content's height",
+        id_key="ss",
+        minimum=0,
+        above_minimum=True,
+    ),
+    RunParameter("device", str, "auto, cpu, cuda, cuda:N"),
+    RunParameter("threads", int, "torch's CPU threads (default: torch's choice)", minimum=1),
+    RunParameter(
+        "cudnn_benchmark", bool, "let cuDNN autotune kernels (faster on GPUs, results may differ between runs)"
+    ),
+    RunParameter(
+        "checkpoint_every", int, "save resumable state every N iterations (0: only on SIGTERM/SIGINT)", minimum=0
+    ),
+    RunParameter("progress", bool, "progress bar on stderr"),
+    RunParameter("allow_slow_bf16", bool, "run precision bf16 even on a device without bf16 units (emulated: slow)"),
 )
+PARAMETERS = {parameter.name: parameter for parameter in RUN_PARAMETERS}
+# The parameters that determine a result, in sidecar order.
+RESULT_PARAMETERS = tuple(parameter.name for parameter in RUN_PARAMETERS if parameter.id_key)
 
 
 def number(name: str, value, *, minimum: float, integer: bool = False):
@@ -111,34 +201,31 @@ def _check_names(params: dict, backbone) -> None:
     if not isinstance(params["weights"], str) or not params["weights"]:
         raise NSTInputError(f"weights must be a source name or a file path, got {params['weights']!r}")
     check_weights(backbone, params["weights"])
-    _choice("init_method", params["init_method"], INIT_METHODS)
-    _choice("noise_units", params["noise_units"], NOISE_UNITS)
-    _choice("optimizer", params["optimizer"], OPTIMIZERS)
-    _choice("precision", params["precision"], PRECISIONS)
-    _choice("color_control", params["color_control"], COLOR_CONTROLS)
+    for parameter in RUN_PARAMETERS:
+        if parameter.choices:
+            _choice(parameter.name, params[parameter.name], parameter.choices)
 
 
 def _check_numbers(params: dict, backbone, min_side: int) -> None:
-    for name in ("content_weight", "style_weight", "tv_weight"):
-        params[name] = float(number(name, params[name], minimum=0)) + 0.0  # + 0.0: -0.0 becomes 0.0
-    for name in ("content_layer", "style_layers"):
-        value = number(name, params[name], minimum=1, integer=True)
-        if value > backbone.num_layers:
-            raise NSTInputError(
-                f"{name} {value} out of range for {backbone.name}: it has feature layers 1..{backbone.num_layers}"
-            )
-    for name, minimum in (("iterations", 1), ("seed", 0), ("checkpoint_every", 0), ("height", min_side)):
-        number(name, params[name], minimum=minimum, integer=True)
+    """Every single number against its table bounds, floats made canonical; then the bounds the
+    backbone sets (its smallest input, its layer count)."""
     if params["learning_rate"] is None:
         params["learning_rate"] = DEFAULT_LEARNING_RATE[params["optimizer"]]
-    params["learning_rate"] = float(number("learning_rate", params["learning_rate"], minimum=0))
-    if params["learning_rate"] == 0:
-        raise NSTInputError("learning_rate must be > 0, got 0")
-    if params["threads"] is not None:
-        number("threads", params["threads"], minimum=1, integer=True)
-    params["style_scale"] = float(number("style_scale", params["style_scale"], minimum=0))
-    if params["style_scale"] == 0:
-        raise NSTInputError("style_scale must be > 0, got 0")
+    number("height", params["height"], minimum=min_side, integer=True)
+    for parameter in RUN_PARAMETERS:
+        if parameter.kind in (int, float) and not parameter.is_list and params[parameter.name] is not None:
+            params[parameter.name] = _checked_number(parameter, params[parameter.name])
+    for name in ("content_layer", "style_layers"):
+        if params[name] > backbone.num_layers:
+            layers = f"it has feature layers 1..{backbone.num_layers}"
+            raise NSTInputError(f"{name} {params[name]} out of range for {backbone.name}: {layers}")
+
+
+def _checked_number(parameter: RunParameter, value):
+    value = number(parameter.name, value, minimum=parameter.minimum, integer=parameter.kind is int)
+    if parameter.above_minimum and value == parameter.minimum:
+        raise NSTInputError(f"{parameter.name} must be > {parameter.minimum:g}, got {value:g}")
+    return float(value) + 0.0 if parameter.kind is float else value  # + 0.0: -0.0 becomes 0.0
 
 
 def _resolve_stages(params: dict, min_side: int) -> None:

@@ -33,9 +33,12 @@ def build_record(
     progress: dict,
     final_losses: dict,
     history: list[dict],
+    milestones: list[dict] = (),
 ) -> dict:
     """`progress`: iterations_done, stopped_early, resumed_from_iteration, wall_time_s, time_per_iteration_s,
-    stages (per stage: width, height, iterations planned and done, stopped_early)."""
+    stages (per stage: width, height, iterations planned and done, stopped_early).
+    `milestones`: the images kept on the way (nst.milestones), each {"iteration", "fraction", "image"
+    (path relative to the sidecar's folder), "losses"}; the final image is not among them."""
     peak_mb, peak_kind = peak_memory(device)
     return {
         "output": out.name,
@@ -62,5 +65,6 @@ def build_record(
         "peak_memory_mb": round(peak_mb, 1),
         "peak_memory_kind": peak_kind,
         "final_losses": final_losses,
+        "milestones": list(milestones),
         "loss_history": history,
     }

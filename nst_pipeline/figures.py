@@ -9,8 +9,10 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
+from nst_pipeline.formatting import value_text
 from nst_pipeline.grid import sample_runs
-from nst_pipeline.outcome import RunOutcome, value_text
+from nst_pipeline.metric_table import METRICS
+from nst_pipeline.outcome import RunOutcome
 
 LOSS_KINDS = ("total", "content", "style", "tv")
 MAX_CURVES = 20  # lines per figure: a legend of 250 runs is a page of its own
@@ -73,14 +75,8 @@ def _style_axes(ax, kind: str) -> None:
         ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))
 
 
-# the yardstick's numbers the report plots against the varied value (nst_pipeline.metrics)
-PLOTTED_METRICS = (
-    ("content_ssim", "content SSIM (1 = photo)"),
-    ("style_distance", "style distance (0 = painting)"),
-    ("style_distance_effnet", "style dist., EfficientNet"),
-    ("palette_distance", "palette ΔE (0 = painting)"),
-    ("init_change", "change from start (0 = stayed)"),
-)
+# the yardstick's numbers the report plots against the varied value: (metrics key, title)
+PLOTTED_METRICS = tuple((m.key, m.words) for m in METRICS if m.plotted)
 
 
 def metrics_png(
@@ -137,3 +133,32 @@ def _ticks(runs: list[RunOutcome]) -> list[str]:
     if all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers):
         return [tick for _, tick in sorted(zip(numbers, (t for t, _ in values)))]
     return [tick for tick, _ in values]
+
+
+def deciding_png(verdict) -> bytes | None:
+    """A finding's deciding quantity (nst_pipeline.findings.checks) against the budget, one point per
+    budget the check could compute, with its threshold: how the verdict moved as the runs went on.
+    None where no budget has the quantity (runs missing, or a check without one)."""
+    points = [
+        (b.budget, b.numbers["deciding"]["value"], b.numbers["deciding"]["threshold"])
+        for b in verdict.trajectory
+        if (b.numbers or {}).get("deciding", {}).get("value") is not None
+    ]
+    if not points:
+        return None
+    name = verdict.trajectory[-1].numbers.get("deciding", {}).get("name") or points[-1][0]
+    fig = Figure(figsize=(3.4, 1.9), dpi=100)
+    ax = fig.subplots()
+    xs = range(len(points))
+    ax.plot(xs, [value for _, value, _ in points], marker="o", markersize=4, linewidth=1.3, color="#1f4e79")
+    threshold = points[-1][2]
+    ax.axhspan(-threshold, threshold, color="#cccccc", alpha=0.5, linewidth=0)  # within noise / tolerance
+    ax.axhline(0.0, color="#888888", linewidth=0.6)
+    ax.set_xticks(list(xs), [budget for budget, _, _ in points], fontsize=7)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.set_title(name, fontsize=7.5)
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()

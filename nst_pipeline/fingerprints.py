@@ -43,7 +43,7 @@ def grid() -> str:
 def report() -> str:
     """The report draws the grids of incomplete pairs itself, so grid code is part of it too."""
     templates = tuple(sorted(path for path in TEMPLATES.glob("*") if path.is_file()))
-    return code_fingerprint("nst_pipeline.report", extra_files=templates + _scripts("make_report.py"))
+    return code_fingerprint("nst_pipeline.report_job", extra_files=templates + _scripts("make_report.py"))
 
 
 # torch/torchvision run the judges; scikit-image computes SSIM and CIELAB

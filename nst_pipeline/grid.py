@@ -8,7 +8,7 @@ start of its error. The weights used are written along the bottom of the figure.
 
 Big sweeps: a grid draws at most MAX_TILES runs, evenly spaced in plan order (the first and last
 kept), and says so under its title; a row of more than MAX_COLUMNS runs wraps onto further lines.
-(1,000 runs in one row used to become 1,000 unreadable tiles, or no figure at all: matplotlib refused
+(Uncapped, 1,000 runs in one row are 1,000 unreadable tiles, or no figure at all: matplotlib refuses
 the tiles' negative size.) The report's run table lists every run.
 
 Runs are nst_pipeline.outcome.RunOutcome objects (their label, row, status, image, record, error).
@@ -24,6 +24,7 @@ from matplotlib.figure import Figure  # no pyplot: no global figure state, no GU
 from PIL import Image
 
 from nst.images import atomic_write_bytes
+from nst_pipeline import paths
 from nst_pipeline.outcome import RunOutcome, load_outcomes
 
 DPI = 100
@@ -291,7 +292,7 @@ def _random_weights_label(ax) -> None:
 
 
 def grid_title(experiment: str, pair: str) -> str:
-    content, style = pair.split("__", 1)
+    content, style = paths.split_pair(pair)
     return f"{experiment}: {content} x {style}"
 
 

@@ -1,7 +1,7 @@
 """The stylize job of the pipeline (workflow/scripts/stylize.py only unpacks `snakemake` and calls it).
 
 The grid and report jobs live with what they draw: nst_pipeline.grid.write_grid and
-nst_pipeline.report.write_report, so each rule's code fingerprint covers exactly its own code.
+nst_pipeline.report_job.run_report_job, so each rule's code fingerprint covers exactly its own code.
 
 Retries. A profile's `retries` resubmits any failed job, but only some failures can go differently
 the next time: a pre-empted or timed-out run (SIGTERM: checkpointed, not a failure here), a lost node,
@@ -45,6 +45,7 @@ def run_stylize_job(
     failure_record: str,
     code: str = "",
     attempt: int = 1,
+    allow_slow_bf16: bool = False,
 ) -> None:
     """One run of the matrix. A failure is recorded (for the report and for retries) and re-raised, so
     Snakemake marks only this job failed and, with keep-going, the others go on."""
@@ -54,7 +55,16 @@ def run_stylize_job(
     else:  # the first attempt of an invocation: an old record says nothing about this try
         record_path.unlink(missing_ok=True)
     try:
-        stylize(content, style, image, **params, device=device, threads=threads, checkpoint_every=checkpoint_every)
+        stylize(
+            content,
+            style,
+            image,
+            **params,
+            device=device,
+            threads=threads,
+            checkpoint_every=checkpoint_every,
+            allow_slow_bf16=allow_slow_bf16,
+        )
     except NSTInterrupted:
         raise  # pre-empted or out of time, not failed: the checkpoint resumes it
     except BaseException as error:

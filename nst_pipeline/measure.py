@@ -4,13 +4,17 @@
 - measure_pairs_job: perceptual/SSIM/palette distances between every two runs of one experiment and
   pair -> results/metrics/pairs/<experiment>/<pair>.json (rule measure_pairs).
 
-Both are CPU jobs (no GPU: a judge at 128 px is a few forward passes) that load their judges once.
+Each measures the final images and the milestone images (nst.milestones: the run's image after B/8,
+B/4, B/2 of its B iterations) alike, as "budgets" ordered by fraction of the budget, the final (1.0)
+included. Both are CPU jobs (no GPU: a judge at 128 px is a few forward passes) that load their judges
+once and compute each reference image's features once.
 workflow/scripts/measure.py and measure_pairs.py only unpack `snakemake` and call these; the rules'
 code fingerprint is this module's import closure (nst_pipeline.fingerprints.measure).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Iterable
@@ -24,7 +28,7 @@ from nst_pipeline import metrics
 
 def judge_height(configured: int | None, run_heights: Iterable[int]) -> int:
     """The one height every run of the config is judged at: `judge_height` from the config, else the
-    validation height metrics.JUDGE_HEIGHT (NOISE_SCALE was measured there), lowered to the smallest
+    validation height metrics.JUDGE_HEIGHT (the noise scales were measured there), lowered to the smallest
     run's height so that no run is enlarged for the judge (metrics' resolution rule)."""
     if configured is not None:
         return int(configured)
@@ -39,11 +43,25 @@ def _style_list(style: str | list[str]) -> list[Path]:
     return [Path(s) for s in ([style] if isinstance(style, str) else style)]
 
 
+FINAL_FRACTION = 1.0
+
+
+def milestone_images(record: dict, sidecar: str | Path) -> dict[float, tuple[int, Path]]:
+    """{fraction: (iteration, image)} of a run from its sidecar: its milestones (paths relative to the
+    sidecar's folder) and the final image at fraction 1.0 (the output beside the sidecar)."""
+    folder = Path(sidecar).parent
+    budgets = {m["fraction"]: (m["iteration"], folder / m["image"]) for m in record.get("milestones", [])}
+    return budgets | {FINAL_FRACTION: (record["parameters"]["iterations"], folder / record["output"])}
+
+
 def measure_run_job(
     run: str, image: str, sidecar: str, content: str, style: str | list[str], out: str, *, height: int, threads: int = 1
 ) -> dict:
     """Every yardstick number of one finished run, written to `out` as
-    {"run", "judge": {...}, "style_reference", "metrics": metrics.measure()'s row}.
+    {"run", "judge": {...}, "style_reference", "metrics": metrics.measure()'s row of the final image,
+    "budgets": [{"fraction", "iteration", "metrics": row}, ...]} - one entry per milestone and the
+    final image (fraction 1.0, its row equal to "metrics"), ordered by fraction. A milestone's
+    init_change is that image's change from the run's start; its loss shares end at its own losses.
     A blend's distances are to its first style image (metrics compare with one image)."""
     started = time.perf_counter()
     torch.set_num_threads(threads)  # 1 by default: float sums in one order, so metrics repeat exactly
@@ -52,9 +70,18 @@ def measure_run_job(
     judge = metrics.load_judge("vgg19", height)
     second = metrics.load_judge("efficientnet_lite0", height)
     initial = metrics.initial_image(record, Path(content), styles if len(styles) > 1 else styles[0])
-    row = metrics.measure(
-        Path(image), Path(content), styles[0], initial, judge=judge, second_judge=second, record=record
+    yardstick = metrics.RunYardstick(
+        metrics.read_rgb(Path(content)), metrics.read_rgb(styles[0]), initial, judge=judge, second_judge=second
     )
+    row = yardstick.measure(metrics.read_rgb(Path(image)), record)
+    losses = {m["iteration"]: m["losses"] for m in record.get("milestones", [])}
+    budgets = []
+    for fraction, (iteration, path) in sorted(milestone_images(record, sidecar).items()):
+        if fraction == FINAL_FRACTION:
+            here = row
+        else:  # the sidecar as if this image were the result: its loss shares end at its own losses
+            here = yardstick.measure(metrics.read_rgb(path), record | {"final_losses": losses[iteration]})
+        budgets.append({"fraction": fraction, "iteration": iteration, "metrics": here})
     payload = {
         "run": run,
         "judge": {
@@ -65,21 +92,38 @@ def measure_run_job(
         },
         "style_reference": str(styles[0]),
         "metrics": row,
+        "budgets": budgets,
     }
     _write_json(out, payload)
-    print(f"measured {run} at judge height {height} px in {time.perf_counter() - started:.1f} s")
+    print(
+        f"measured {run} ({len(budgets)} images) at judge height {height} px in {time.perf_counter() - started:.1f} s"
+    )
     return payload
 
 
-def measure_pairs_job(runs: list[str], images: list[str], out: str, *, height: int, threads: int = 1) -> list[dict]:
+def measure_pairs_job(
+    runs: list[str], images: list[str], sidecars: list[str], out: str, *, height: int, threads: int = 1
+) -> list[dict]:
     """Distances between every two distinct runs (metrics.pairwise_distances), rows naming the runs:
-    [{"a": run, "b": run, "perceptual", "ssim", "palette"}]; written to `out` with the judge height."""
+    [{"a": run, "b": run, "perceptual", "ssim", "palette"}], at every fraction of the budget that all
+    the runs have (their milestones, and 1.0: the final images). Written to `out` as {"judge_height",
+    "pairs": the final rows, "budgets": [{"fraction", "pairs": rows}, ...] ordered by fraction}."""
     torch.set_num_threads(threads)
-    distinct = dict(zip(runs, images))  # a run listed twice (two sweeps, same parameters) counts once
+    # a run listed twice (two sweeps, same parameters) counts once
+    distinct = {run: (image, sidecar) for run, image, sidecar in zip(runs, images, sidecars)}
     judge = metrics.load_judge("vgg19", height)
-    by_file = {Path(image).name: run for run, image in distinct.items()}
-    rows = metrics.pairwise_distances([Path(image) for image in distinct.values()], judge)
-    rows = [row | {"a": by_file[row["a"]], "b": by_file[row["b"]]} for row in rows]
-    _write_json(out, {"judge_height": height, "pairs": rows})
-    print(f"{len(rows)} pairs of {len(distinct)} runs at judge height {height} px")
-    return rows
+    by_run = {
+        run: milestone_images(json.loads(Path(sidecar).read_text(encoding="utf-8")), sidecar)
+        | {FINAL_FRACTION: (None, Path(image))}
+        for run, (image, sidecar) in distinct.items()
+    }
+    shared = set.intersection(*(set(fractions) for fractions in by_run.values()))
+    budgets = []
+    for fraction in sorted(shared):
+        rows = metrics.pairwise_distances([by_run[run][fraction][1] for run in distinct], judge)
+        named = [row | {"a": a, "b": b} for row, (a, b) in zip(rows, itertools.combinations(distinct, 2))]
+        budgets.append({"fraction": fraction, "pairs": named})
+    final = budgets[-1]["pairs"]
+    _write_json(out, {"judge_height": height, "pairs": final, "budgets": budgets})
+    print(f"{len(final)} pairs of {len(distinct)} runs at {len(budgets)} budgets, judge height {height} px")
+    return final

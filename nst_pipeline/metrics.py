@@ -1,4 +1,4 @@
-"""A fixed yardstick for finished runs (issue #8): numbers that mean the same in every run.
+"""A fixed yardstick for finished runs: numbers that mean the same in every run.
 
 A run's own losses depend on its backbone, layers and loss weights, so they cannot be compared
 across runs. Everything here is measured by judges that never change: the bundled VGG19 (and, as
@@ -54,22 +54,6 @@ EFFNET_STYLE_LAYERS = (1, 2, 3, 4, 5)
 # Wang, Bovik, Sheikh & Simoncelli (2004) SSIM: 11x11 Gaussian window, sigma 1.5, population
 # statistics - skimage's documented settings to match the paper.
 SSIM_SETTINGS = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False, "data_range": 1.0}
-# How far two runs differ by chance, per metric (the largest standard deviation over 3 gaussian-init
-# seeds at style layers 6 and at 3, and over content init at 1 vs 2 threads - float summation order is
-# content init's only chance; its seed changes nothing): bench/validate_yardstick.py at 128 px, 100
-# L-BFGS iterations. Three samples each: a scale to compare effects against, not a precise figure.
-NOISE_SCALE = {
-    "content_ssim": 0.0062,
-    "content_distance": 0.0090,
-    "style_distance": 0.0066,
-    "style_distance_effnet": 0.0037,
-    "palette_distance": 0.096,
-    "init_change": 0.0084,
-    # pairwise perceptual distance between two such runs: content init (threads) 0.14; noise inits
-    # 0.8-1.0, as far apart as style layers 3 vs 6 (0.80): their layouts differ, so pairwise
-    # distances cannot tell noise-init outputs apart - compare their per-run metrics instead.
-    "pairwise_perceptual_content_init": 0.14,
-}
 # Sliced Wasserstein: directions spread evenly over the sphere (Fibonacci lattice, deterministic),
 # and quantiles at evenly spaced probabilities. With 64 x 256 a pure shift reads |shift|/2 to within
 # 1% in every direction tested (tests), at ~10 ms for a 128 px image.
@@ -158,6 +142,10 @@ def style_distances(judge: Judge, rgb: np.ndarray, style_rgb: np.ndarray, centre
     """Per-layer Gram distances of an image to the style image, both at the judge height."""
     mine = _features(judge, rgb, judge_size(rgb, judge.height))
     theirs = _features(judge, style_rgb, judge_size(style_rgb, judge.height))
+    return _style_distances(judge, mine, theirs, centred)
+
+
+def _style_distances(judge: Judge, mine: dict, theirs: dict, centred: bool = True) -> dict[str, float]:
     return {
         name: gram_distance(mine[layer], theirs[layer], centred)
         for layer, name in zip(judge.style_layers, judge.layer_names)
@@ -167,8 +155,11 @@ def style_distances(judge: Judge, rgb: np.ndarray, style_rgb: np.ndarray, centre
 def content_distance(judge: Judge, rgb: np.ndarray, content_rgb: np.ndarray) -> float:
     """||F(x) - F(content)|| / ||F(content)|| at the judge's content layer (relu4_2), same size."""
     size = judge_size(rgb, judge.height)
-    mine = _features(judge, rgb, size)[judge.content_layer]
-    theirs = _features(judge, content_rgb, size)[judge.content_layer]
+    return _content_distance(judge, _features(judge, rgb, size), _features(judge, content_rgb, size))
+
+
+def _content_distance(judge: Judge, mine: dict, theirs: dict) -> float:
+    mine, theirs = mine[judge.content_layer], theirs[judge.content_layer]
     return float(torch.linalg.norm(mine - theirs) / torch.linalg.norm(theirs))
 
 
@@ -178,7 +169,10 @@ def perceptual_distance(judge: Judge, rgb_a: np.ndarray, rgb_b: np.ndarray) -> f
     Range [0, 2] for ReLU features (non-negative unit vectors are at most sqrt(2) apart); 0 = same.
     Both images are judged at the size of `rgb_a` (an experiment's outputs share one aspect ratio)."""
     size = judge_size(rgb_a, judge.height)
-    first, second = _features(judge, rgb_a, size), _features(judge, rgb_b, size)
+    return _perceptual_distance(judge, _features(judge, rgb_a, size), _features(judge, rgb_b, size))
+
+
+def _perceptual_distance(judge: Judge, first: dict, second: dict) -> float:
     per_layer = []
     for layer in judge.style_layers:
         # eps as LPIPS: an all-zero channel vector (dead ReLUs) stays zero instead of dividing by 0
@@ -222,9 +216,11 @@ def palette_distance(rgb: np.ndarray, style_rgb: np.ndarray, height: int = JUDGE
     """Colour-distribution distance in CIELAB (sliced W1, units of Lab / Delta E 1976), no network:
     blind to where colours are, so a shuffled copy scores 0. Both images at `height` first (a
     distribution barely depends on it; keeps it cheap)."""
-    lab_a = rgb2lab(resize_rgb(rgb, judge_size(rgb, height))).reshape(-1, 3)
-    lab_b = rgb2lab(resize_rgb(style_rgb, judge_size(style_rgb, height))).reshape(-1, 3)
-    return sliced_wasserstein(lab_a, lab_b)
+    return sliced_wasserstein(_lab_points(rgb, height), _lab_points(style_rgb, height))
+
+
+def _lab_points(rgb: np.ndarray, height: int) -> np.ndarray:
+    return rgb2lab(resize_rgb(rgb, judge_size(rgb, height))).reshape(-1, 3)
 
 
 # ---------------------------------------------------------------- the run's start and its losses
@@ -309,36 +305,96 @@ def measure(
       init_change, init_rms   change from the start (if `initial`; see change_from_initial)
       share_{start,end}_{content,style,tv}   weighted loss shares (if `record`; see loss_shares)
     """
-    rgb, content_rgb, style_rgb = read_rgb(result), read_rgb(content), read_rgb(style)
-    row: dict = {"judge_height": judge.height, "judge_upsampled": rgb.shape[0] < judge.height}
-    row["content_ssim"] = ssim_luminance(rgb, content_rgb)
-    row["content_distance"] = content_distance(judge, rgb, content_rgb)
-    judges = {"style_distance": judge} | ({"style_distance_effnet": second_judge} if second_judge else {})
-    for key, one_judge in judges.items():
-        per_layer = style_distances(one_judge, rgb, style_rgb)
-        row[key] = float(np.mean(list(per_layer.values())))  # layers weigh alike: each is relative
-        row |= {f"{key}.{name}": value for name, value in per_layer.items()}
-    row["palette_distance"] = palette_distance(rgb, style_rgb, judge.height)
-    if initial is not None:
-        row |= change_from_initial(judge, rgb, initial, style_rgb)
-    if record is not None:
-        row |= loss_shares(record)
-    return row
+    yardstick = RunYardstick(read_rgb(content), read_rgb(style), initial, judge=judge, second_judge=second_judge)
+    return yardstick.measure(read_rgb(result), record)
+
+
+class RunYardstick:
+    """The judges and one run's references - its content, style and start images - whose features
+    are computed once and then compared with any number of images of the run (its final image and
+    its milestones): the same numbers as measuring each image on its own, at a fraction of the cost.
+    """
+
+    def __init__(
+        self,
+        content_rgb: np.ndarray,
+        style_rgb: np.ndarray,
+        initial: np.ndarray | None = None,
+        *,
+        judge: Judge,
+        second_judge: Judge | None = None,
+    ):
+        self.content_rgb, self.style_rgb, self.initial = content_rgb, style_rgb, initial
+        self.judge, self.second_judge = judge, second_judge
+        self.style_lab = _lab_points(style_rgb, judge.height)
+        self._references: dict[tuple, dict[int, torch.Tensor]] = {}
+
+    def _reference(self, judge: Judge, what: str, rgb: np.ndarray, size: tuple[int, int]) -> dict:
+        """Features of a reference image (`what` names it), computed once per judge and size."""
+        key = (judge.name, what, size)
+        if key not in self._references:
+            self._references[key] = _features(judge, rgb, size)
+        return self._references[key]
+
+    def measure(self, rgb: np.ndarray, record: dict | None = None) -> dict:
+        """measure()'s row for one image of the run, (H, W, 3) RGB in [0, 1]; `record`: the sidecar,
+        its final_losses being this image's losses (for the loss shares)."""
+        judge, size = self.judge, judge_size(rgb, self.judge.height)
+        mine = _features(judge, rgb, size)  # one pass serves content, style and change from the start
+        row: dict = {"judge_height": judge.height, "judge_upsampled": rgb.shape[0] < judge.height}
+        row["content_ssim"] = ssim_luminance(rgb, self.content_rgb)
+        row["content_distance"] = _content_distance(
+            judge, mine, self._reference(judge, "content", self.content_rgb, size)
+        )
+        judges = {"style_distance": judge} | ({"style_distance_effnet": self.second_judge} if self.second_judge else {})
+        for key, one_judge in judges.items():
+            features = mine if one_judge is judge else _features(one_judge, rgb, judge_size(rgb, one_judge.height))
+            style_size = judge_size(self.style_rgb, one_judge.height)
+            theirs = self._reference(one_judge, "style", self.style_rgb, style_size)
+            per_layer = _style_distances(one_judge, features, theirs)
+            row[key] = float(np.mean(list(per_layer.values())))  # layers weigh alike: each is relative
+            row |= {f"{key}.{name}": value for name, value in per_layer.items()}
+        row["palette_distance"] = sliced_wasserstein(_lab_points(rgb, judge.height), self.style_lab)
+        if self.initial is not None:
+            row |= self._change_from_initial(rgb, mine, size)
+        if record is not None:
+            row |= loss_shares(record)
+        return row
+
+    def _change_from_initial(self, rgb: np.ndarray, mine: dict, size: tuple[int, int]) -> dict[str, float]:
+        """change_from_initial() with the start's and the style's features computed once."""
+        judge, image_size = self.judge, (rgb.shape[1], rgb.shape[0])
+        initial = resize_rgb(np.clip(self.initial, 0.0, 1.0), image_size)
+        start = self._reference(judge, f"initial at {image_size}", initial, size)
+        style = self._reference(judge, f"style at {image_size}", resize_rgb(self.style_rgb, image_size), size)
+        reference = _perceptual_distance(judge, style, start)
+        change = _perceptual_distance(judge, mine, start) / reference if reference > 0 else math.nan
+        return {"init_change": change, "init_rms": _rms(rgb - initial)}
 
 
 def pairwise_distances(results: Sequence[Path], judge: Judge) -> list[dict]:
     """Distances between every two outputs of one experiment and pair: perceptual (see
-    perceptual_distance), luminance SSIM, palette (Lab). One row per unordered pair, in input order."""
-    rgbs = {path: read_rgb(path) for path in results}
+    perceptual_distance), luminance SSIM, palette (Lab). One row per unordered pair, in input order
+    (itertools.combinations). Each image's features and colours are computed once, not once per pair."""
+    rgbs = [read_rgb(path) for path in results]
+    labs = [_lab_points(rgb, judge.height) for rgb in rgbs]
+    features: dict[tuple[int, tuple[int, int]], dict] = {}
+
+    def features_of(index: int, size: tuple[int, int]) -> dict:
+        if (index, size) not in features:
+            features[index, size] = _features(judge, rgbs[index], size)
+        return features[index, size]
+
     rows = []
-    for a, b in itertools.combinations(results, 2):
+    for a, b in itertools.combinations(range(len(rgbs)), 2):
+        size = judge_size(rgbs[a], judge.height)  # both at the first one's size, as perceptual_distance
         rows.append(
             {
-                "a": Path(a).name,
-                "b": Path(b).name,
-                "perceptual": perceptual_distance(judge, rgbs[a], rgbs[b]),
+                "a": Path(results[a]).name,
+                "b": Path(results[b]).name,
+                "perceptual": _perceptual_distance(judge, features_of(a, size), features_of(b, size)),
                 "ssim": ssim_luminance(rgbs[a], rgbs[b]),
-                "palette": palette_distance(rgbs[a], rgbs[b], judge.height),
+                "palette": sliced_wasserstein(labs[a], labs[b]),
             }
         )
     return rows

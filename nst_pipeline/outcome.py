@@ -13,18 +13,10 @@ from pathlib import Path
 
 from nst.naming import RUN_ID_EXTRAS, extra_defaults, parse_run_id
 from nst_pipeline import paths
+from nst_pipeline.formatting import value_text
 
 STATUSES = ("ok", "failed", "missing")
 NOT_RUN = "not run (yet)"
-
-
-def value_text(value) -> str:
-    """A parameter value as people write it: 1e+06, not 1000000.0."""
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(value_text(v) for v in value) + "]"
-    return str(value)
 
 
 @dataclass(frozen=True)
@@ -43,7 +35,15 @@ class RunOutcome:
 
     @property
     def run_id(self) -> str:
-        return self.run.rsplit("/", 1)[-1]
+        return paths.split_run(self.run)[1]
+
+    @property
+    def content_name(self) -> str:
+        return paths.split_pair(self.pair)[0]
+
+    @property
+    def style_name(self) -> str:
+        return paths.split_pair(self.pair)[1]
 
     @property
     def parameters(self) -> dict:
@@ -132,7 +132,7 @@ def _on_disk(run: str) -> _OnDisk:
 
 def _planned(run: str) -> dict:
     try:
-        return parse_run_id(run.rsplit("/", 1)[-1])
+        return parse_run_id(paths.split_run(run)[1])
     except ValueError:  # not a run id (a hand-made name): nothing planned to show
         return {}
 

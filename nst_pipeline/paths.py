@@ -3,12 +3,42 @@ the report all call these.
 
 Paths are relative to Snakemake's working directory. Each function takes names or Snakemake wildcard
 patterns alike: `run_image("{run}")` is the stylize rule's output pattern, `run_image(run.name)` one
-run's file. A run name is "<content>__<style>/<run id>" (nst_pipeline.plan).
+run's file. A run name is "<pair>/<run id>", a pair name "<content>__<style>": make and split them
+with the helpers below only.
 """
 
 from __future__ import annotations
 
+from nst.milestones import milestone_dir
+
 RESULTS = "results"
+PAIR_SEPARATOR = "__"  # image names may not contain it, nor '/' (nst_pipeline.plan refuses them)
+
+
+def pair_name(content: str, style: str) -> str:
+    """The pair of a content and a style image (names from config.yaml): "<content>__<style>"."""
+    return f"{content}{PAIR_SEPARATOR}{style}"
+
+
+def split_pair(pair: str) -> tuple[str, str]:
+    """(content, style) of a pair name."""
+    content, separator, style = pair.partition(PAIR_SEPARATOR)
+    if not separator:
+        raise ValueError(f"not a pair name (<content>{PAIR_SEPARATOR}<style>): {pair!r}")
+    return content, style
+
+
+def run_name(pair: str, run_id: str) -> str:
+    """A run of a pair: "<pair>/<run id>" (nst.naming.run_id), its path stem below results/runs/ and others."""
+    return f"{pair}/{run_id}"
+
+
+def split_run(run: str) -> tuple[str, str]:
+    """(pair, run id) of a run name."""
+    pair, separator, run_id = run.partition("/")
+    if not separator or "/" in run_id:
+        raise ValueError(f"not a run name (<pair>/<run id>): {run!r}")
+    return pair, run_id
 
 
 def run_image(run: str) -> str:
@@ -18,6 +48,11 @@ def run_image(run: str) -> str:
 def run_sidecar(run: str) -> str:
     """The engine writes it beside the image: same stem, .json (nst.api.sidecar_path)."""
     return f"{RESULTS}/runs/{run}.json"
+
+
+def run_milestones(run: str) -> str:
+    """The folder of a run's milestone images, where the engine writes them (nst.milestones)."""
+    return milestone_dir(run_image(run)).as_posix()
 
 
 def run_log(run: str) -> str:
@@ -52,7 +87,7 @@ REPORT = f"{RESULTS}/report.html"
 REPORT_LOG = f"{RESULTS}/logs/report.log"
 
 
-# ---- the yardstick (issue #8): measure jobs, the tables and verdicts the report job writes
+# ---- the yardstick: measure jobs, the tables and verdicts the report job writes
 
 
 def run_metrics(run: str) -> str:

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from nst.api import RESULT_PARAMETERS, check_run
 from nst.errors import NSTInputError
+from nst.hardware import check_bf16
 from nst.images import reuse_decoded
 from nst.naming import run_id
 from nst_pipeline.findings import FindingError, validate_finding
-
-PAIR_SEPARATOR = "__"
+from nst_pipeline.paths import PAIR_SEPARATOR, pair_name, run_name, split_run
 
 
 class ConfigError(NSTInputError):
@@ -28,7 +28,7 @@ class ConfigError(NSTInputError):
 
 @dataclass(frozen=True)
 class Run:
-    name: str  # "<content>__<style>/<run_id>": the output path stem below results/runs/
+    name: str  # "<content>__<style>/<run_id>" (nst_pipeline.paths.run_name)
     content: str
     style: str | list[str]  # a blend: several style images, weighted by params["style_blend_weights"]
     params: dict  # result-determining stylize() parameters, resolved
@@ -113,57 +113,99 @@ def plan_experiments(config: dict, base_dir: Path) -> Plan:
 
 
 def _plan(config: dict, base_dir: Path) -> Plan:
-    contents = _image_paths(config, "content", base_dir)
-    styles = _image_paths(config, "style", base_dir)
-    default_pairs = _pairs(config["pairs"], "pairs", contents, styles)
+    resolver = _Resolver(_image_paths(config, "content", base_dir), _image_paths(config, "style", base_dir))
+    default_pairs = _pairs(config["pairs"], "pairs", resolver.contents, resolver.styles)
     defaults = dict(config.get("defaults") or {})
+    runs: dict[str, Run] = {}
+    experiments = {
+        name: _expand_experiment(name, config["experiments"][name], default_pairs, defaults, resolver, runs)
+        for name in _selected_experiments(config)
+    }
+    _check_findings(config, experiments, runs)
+    _check_bf16_speed(runs, config.get("device", "auto"), config.get("allow_slow_bf16", False))
+    return Plan(runs, experiments)
+
+
+def _expand_experiment(
+    name: str, spec: dict, default_pairs: list, defaults: dict, resolver: _Resolver, runs: dict[str, Run]
+) -> Experiment:
+    """One experiment's grid entries, pair by pair and sweep by sweep; its runs join `runs` (each once)."""
+    where = f"experiments.{name}"
+    pairs = default_pairs
+    if spec.get("pairs"):
+        pairs = _pairs(spec["pairs"], f"{where}.pairs", resolver.contents, resolver.styles)
+    varied = list(dict.fromkeys(key for sweep in spec["sweeps"] for key in sweep["vary"]))
+    experiment = Experiment(name, spec.get("claim", "").strip(), varied, [pair_name(c, s) for c, s in pairs])
+    for content, style in pairs:
+        entries = experiment.runs.setdefault(pair_name(content, style), [])
+        for row, sweep in enumerate(spec["sweeps"]):
+            for run, entry in _sweep_entries(sweep, f"{where}.sweeps[{row}]", row, defaults, content, style, resolver):
+                runs.setdefault(run.name, run)
+                entries.append(entry)
+    return experiment
+
+
+def _selected_experiments(config: dict) -> list[str]:
     selected = config.get("run_experiments")
     if selected is None:
-        selected = list(config["experiments"])
-    elif not selected:
+        return list(config["experiments"])
+    if not selected:
         raise ConfigError("config run_experiments: empty list; name the experiments to run, or leave it unset (null)")
     for name in selected:
         if name not in config["experiments"]:
             raise ConfigError(f"config run_experiments: no experiment named {name!r}")
+    return selected
 
-    runs: dict[str, Run] = {}
-    experiments: dict[str, Experiment] = {}
-    checked: dict[tuple, dict] = {}
-    for name in selected:
-        spec = config["experiments"][name]
-        where = f"experiments.{name}"
-        pairs = _pairs(spec["pairs"], f"{where}.pairs", contents, styles) if spec.get("pairs") else default_pairs
-        varied = list(dict.fromkeys(key for sweep in spec["sweeps"] for key in sweep["vary"]))
-        experiment = Experiment(
-            name, spec.get("claim", "").strip(), varied, [f"{c}{PAIR_SEPARATOR}{s}" for c, s in pairs]
+
+class _Resolver:
+    """Runs from parameters: check_run() once per content, style and parameter set, however many
+    experiments and sweeps list it (the all-defaults run, say); a bad set is refused naming the key."""
+
+    def __init__(self, contents: dict, styles: dict):
+        self.contents, self.styles = contents, styles
+        self._checked: dict[tuple, dict] = {}
+
+    def run(self, content: str, style: str, params: dict, where: str) -> Run:
+        key = (content, style, tuple(sorted((k, repr(v)) for k, v in params.items())))
+        if key not in self._checked:
+            try:
+                self._checked[key] = check_run(self.contents[content], self.styles[style], **params)
+            except NSTInputError as error:
+                raise ConfigError(f"config {where}: {error}") from None
+        resolved = {k: self._checked[key][k] for k in RESULT_PARAMETERS}
+        name = run_name(pair_name(content, style), run_id(resolved))
+        return Run(name, self.contents[content], self.styles[style], resolved)
+
+
+def _sweep_entries(
+    sweep: dict, where: str, row: int, defaults: dict, content: str, style: str, resolver: _Resolver
+) -> list[tuple[Run, dict]]:
+    """One sweep on one pair: each combination of its values -> (its run, its grid entry in row `row`)."""
+    keys = list(sweep["vary"])
+    for key in keys:
+        _refuse_duplicates(sweep["vary"][key], f"{where}.vary.{key}")
+    result = []
+    for values in itertools.product(*(sweep["vary"][key] for key in keys)):
+        varied_values = dict(zip(keys, values))
+        params = defaults | (sweep.get("set") or {}) | varied_values
+        run = resolver.run(content, style, params, f"{where} ({_label(varied_values)})")
+        result.append(
+            (run, {"run": run.name, "label": _label(varied_values), "row": row, "varied_values": varied_values})
         )
-        for content, style in pairs:
-            pair = f"{content}{PAIR_SEPARATOR}{style}"
-            entries = experiment.runs.setdefault(pair, [])
-            for row, sweep in enumerate(spec["sweeps"]):
-                keys = list(sweep["vary"])
-                for key in keys:
-                    _refuse_duplicates(sweep["vary"][key], f"{where}.sweeps[{row}].vary.{key}")
-                for values in itertools.product(*(sweep["vary"][key] for key in keys)):
-                    varied_values = dict(zip(keys, values))
-                    params = defaults | (sweep.get("set") or {}) | varied_values
-                    key = (content, style, tuple(sorted((k, repr(v)) for k, v in params.items())))
-                    if key not in checked:
-                        try:
-                            checked[key] = check_run(contents[content], styles[style], **params)
-                        except NSTInputError as error:
-                            raise ConfigError(
-                                f"config {where}.sweeps[{row}] ({_label(varied_values)}): {error}"
-                            ) from None
-                    resolved = {k: checked[key][k] for k in RESULT_PARAMETERS}
-                    run_name = f"{pair}/{run_id(resolved)}"
-                    runs.setdefault(run_name, Run(run_name, contents[content], styles[style], resolved))
-                    entries.append(
-                        {"run": run_name, "label": _label(varied_values), "row": row, "varied_values": varied_values}
-                    )
-        experiments[name] = experiment
-    _check_findings(config, experiments, runs)
-    return Plan(runs, experiments)
+    return result
+
+
+def _check_bf16_speed(runs: dict[str, Run], device: str, allow_slow: bool) -> None:
+    """bf16 runs where the stylize jobs' device has no bf16 units are refused here, at planning (the
+    engine refuses them too, but a job would learn it only once started, after the sweep was queued).
+    The device is judged on this machine: jobs that run elsewhere (a cluster) may need allow_slow_bf16."""
+    bf16 = [name for name, run in runs.items() if run.params["precision"] == "bf16"]
+    if not bf16:
+        return
+    try:
+        check_bf16("bf16", device, allow_slow)
+    except NSTInputError as error:
+        raise ConfigError(f"config: {len(bf16)} run(s) with precision bf16 (first: {bf16[0]}): {error}") from None
 
 
 def _check_findings(config: dict, experiments: dict[str, Experiment], runs: dict[str, Run]) -> None:
@@ -188,8 +230,8 @@ def _check_findings(config: dict, experiments: dict[str, Experiment], runs: dict
 
 
 def experiments_by_run(plan: Plan) -> dict[str, list[str]]:
-    """run name -> the experiments listing it, in plan order (one pass over the entries: per-run
-    searches of every experiment were quadratic, minutes at 10,000 runs)."""
+    """run name -> the experiments listing it, in plan order (one pass over the entries: a search of
+    every experiment per run is quadratic, minutes at 10,000 runs)."""
     index: dict[str, dict[str, None]] = {name: {} for name in plan.runs}
     for name, experiment in plan.experiments.items():
         for entries in experiment.runs.values():
@@ -202,5 +244,5 @@ def run_name_regex(run_names) -> str:
     """A regex for the plan's run names that does not grow with their number: one of the plan's
     pairs, then one path component (the run id). Snakemake rescans a wildcard's constraint for every
     job it builds, so a constraint listing every name made planning quadratic."""
-    pairs = sorted({name.split("/")[0] for name in run_names})
+    pairs = sorted({split_run(name)[0] for name in run_names})
     return f"(?:{'|'.join(map(re.escape, pairs))})/[^/]+" if pairs else "$^"

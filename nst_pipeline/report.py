@@ -2,21 +2,19 @@
 inline script that sorts and filters the run table, no external references), rendered from
 templates/report.html.j2 with autoescaping on.
 
-This module builds the page's context from the runs' outcomes (nst_pipeline.outcome) and renders it;
-the sentences come from nst_pipeline.summary, the loss curves and metric plots from
-nst_pipeline.figures, the reproduction scorecard from nst_pipeline.scorecard (verdicts by
-nst_pipeline.findings). The report job also writes results/runs.tsv and results/findings.json.
+The page only: HTML from data already loaded and judged (ExperimentResults; the report job that
+loads and judges it is nst_pipeline.report_job). This module builds the page's context and renders
+it; the sentences come from nst_pipeline.summary, the loss curves and metric plots from
+nst_pipeline.figures, the scorecard's lines from nst_pipeline.scorecard (verdicts by
+nst_pipeline.findings), numbers as nst_pipeline.formatting writes them.
 """
 
 from __future__ import annotations
 
 import base64
-import itertools
-import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,11 +23,12 @@ from markupsafe import Markup
 
 from nst.images import atomic_write_bytes
 from nst_pipeline import findings, paths, scorecard
-from nst_pipeline.figures import loss_curves_png, metrics_png
-from nst_pipeline.grid import grid_png, grid_title, sample_runs
-from nst_pipeline.outcome import RunOutcome, load_outcomes
-from nst_pipeline.runs_table import write_runs_table
-from nst_pipeline.summary import distinct, format_g, summarize
+from nst_pipeline.figures import deciding_png, loss_curves_png, metrics_png
+from nst_pipeline.formatting import distinct, format_g, format_number, percent, plural
+from nst_pipeline.grid import sample_runs
+from nst_pipeline.metric_table import METRICS, RUN_METRICS
+from nst_pipeline.outcome import RunOutcome
+from nst_pipeline.summary import summarize
 
 RANDOM_TEXT = (
     "RANDOM WEIGHTS: {n} of {total} runs used a randomly initialised, not pretrained network. "
@@ -61,27 +60,9 @@ TABLE_COLUMNS = (
     "status",
 )
 # yardstick columns of the all-runs table (after the run's own columns): (metrics key, header)
-METRIC_TABLE_COLUMNS = (
-    ("content_ssim", "content SSIM"),
-    ("style_distance", "style dist."),
-    ("style_distance_effnet", "style dist. (EffNet)"),
-    ("palette_distance", "palette ΔE"),
-    ("init_change", "init change"),
-    ("share_end_content", "content share (end)"),
-    ("share_end_style", "style share (end)"),
-)
+METRIC_TABLE_COLUMNS = tuple((m.key, m.header) for m in METRICS if m.in_html_table)
 # the per-experiment metrics table: (metrics key, header, percent?)
-EXPERIMENT_METRIC_COLUMNS = (
-    ("content_ssim", "content SSIM", False),
-    ("content_distance", "content dist.", False),
-    ("style_distance", "style dist.", False),
-    ("style_distance_effnet", "style dist. (EffNet)", False),
-    ("palette_distance", "palette ΔE", False),
-    ("init_change", "init change", False),
-    ("share_start_content", "content share, start", True),
-    ("share_end_content", "content share, end", True),
-    ("share_end_style", "style share, end", True),
-)
+EXPERIMENT_METRIC_COLUMNS = tuple((m.key, m.header, m.percent) for m in METRICS if not m.pairwise)
 
 
 @dataclass(frozen=True)
@@ -99,17 +80,6 @@ class ExperimentResults:
     @property
     def pairs(self) -> list[str]:
         return distinct([*self.grids, *(run.pair for run in self.runs)])
-
-
-def _plural(n: int) -> str:
-    return "" if n == 1 else "s"
-
-
-def _format_number(value) -> str:
-    """Times and memory: %.3g below 1000, whole numbers with thousands separators above."""
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-        return "—"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 def _sort_key(value) -> Markup:
@@ -153,7 +123,7 @@ def _grid_caption(experiment: str, pair: str, runs: list[RunOutcome]) -> str:
 def _pair_context(experiment: ExperimentResults, pair: str) -> dict:
     runs = [run for run in experiment.runs if run.pair == pair]
     n_random = sum(run.is_random for run in runs)
-    title = pair.replace("__", " × ")
+    title = " × ".join(paths.split_pair(pair))
     curves = loss_curves_png(runs, f"{experiment.name} — {title}")
     caption = (
         "Loss vs iteration, one line per run (log scale for the total and for any term spanning more than a "
@@ -173,10 +143,6 @@ def _pair_context(experiment: ExperimentResults, pair: str) -> dict:
     }
 
 
-def _percent(value) -> str:
-    return "—" if not isinstance(value, float) or value != value else f"{value * 100:.3g}%"
-
-
 def _pair_metrics_context(experiment: ExperimentResults, pair: str, runs: list[RunOutcome]) -> dict:
     """The yardstick's table and plot for one experiment and pair (empty without measured runs)."""
     measured = {run.run: experiment.measured[run.run] for run in runs if run.run in experiment.measured}
@@ -188,12 +154,12 @@ def _pair_metrics_context(experiment: ExperimentResults, pair: str, runs: list[R
         values = (measured.get(run.run) or {}).get("metrics") or {}
         fit = findings.convergence(run.record) if run.finished else None
         cells = [
-            _percent(values.get(key)) if pct else format_g(values.get(key)) for key, _, pct in EXPERIMENT_METRIC_COLUMNS
+            percent(values.get(key)) if pct else format_g(values.get(key)) for key, _, pct in EXPERIMENT_METRIC_COLUMNS
         ]
-        converged = "—" if fit is None else ("yes" if fit.converged else "no") + f" ({_percent(fit.fall)})"
+        converged = "—" if fit is None else percent(fit.fall) + (" (stopped early)" if fit.stopped_early else "")
         rows.append({"label": run.display_label, "cells": cells, "converged": converged, "status": run.status})
-    margins = {key: findings.margin(key) for key in findings.RUN_METRICS}
-    plot = metrics_png(runs, measured, margins, f"{experiment.name} — {pair.replace('__', ' × ')}: yardstick")
+    margins = {key: findings.margin(key) for key in RUN_METRICS}
+    plot = metrics_png(runs, measured, margins, f"{experiment.name} — {' × '.join(paths.split_pair(pair))}: yardstick")
     caption = (
         "The yardstick against the varied value, one line per grid row; error bars: the noise margin "
         "(3 × the chance spread) a difference must exceed to count."
@@ -213,7 +179,7 @@ def _experiment_context(experiment: ExperimentResults) -> dict:
     return {
         "name": experiment.name,
         "anchor": _anchor(experiment.name),
-        "flag": f"RANDOM WEIGHTS ({n_random} run{_plural(n_random)})" if n_random else None,
+        "flag": f"RANDOM WEIGHTS ({n_random} run{plural(n_random)})" if n_random else None,
         "claim": experiment.claim,
         "varied": [str(v) for v in experiment.varied],
         "sentences": summarize(experiment.runs),
@@ -253,7 +219,7 @@ def page_context(experiments: list[ExperimentResults], title: str) -> dict:
     return {
         "title": title,
         **_header_context(entries, len(experiments)),
-        "scorecard": _scorecard_context(experiments, measured),
+        "scorecard": _scorecard_context(experiments, measured, scorecard.judged_scale(entries, measured)),
         "experiments": [_experiment_context(experiment) for experiment in experiments],
         "table_columns": TABLE_COLUMNS,
         "metric_columns": METRIC_TABLE_COLUMNS,
@@ -263,29 +229,49 @@ def page_context(experiments: list[ExperimentResults], title: str) -> dict:
     }
 
 
-def _scorecard_context(experiments: list[ExperimentResults], measured: dict) -> dict:
-    """The reproduction scorecard: one row per finding and pair, and what limits the verdicts."""
-    rows = [
-        {
-            "id": v.id,
-            "experiment": v.experiment,
-            "anchor": _anchor(v.experiment),
-            "pair": v.pair.replace("__", " × "),
-            "statement": v.statement,
-            "source": v.source,
-            "caveat": v.caveat,
-            "numbers": scorecard.numbers_text(v),
-            "shares": scorecard.shares_text(v, measured),
-            "verdict": v.verdict,
-            "reason": v.reason,
-            "check_says": v.check_says,
-        }
-        for experiment in experiments
-        for v in experiment.verdicts
-    ]
+def _scorecard_row(v, measured: dict) -> dict:
+    plot = deciding_png(v)
+    return {
+        "id": v.id,
+        "experiment": v.experiment,
+        "anchor": _anchor(v.experiment),
+        "pair": " × ".join(paths.split_pair(v.pair)),
+        "statement": v.statement,
+        "source": v.source,
+        "caveat": v.caveat,
+        "numbers": scorecard.numbers_text(v),
+        "shares": scorecard.shares_text(v, measured),
+        "verdict": v.verdict,
+        "reason": v.reason,
+        "check_says": v.check_says,
+        "cause": v.cause,
+        "settled": v.settled,
+        "settled_text": v.settled_text,
+        "trajectory": [
+            {"budget": b.budget, "iterations": b.iterations, "verdict": b.verdict, "reason": b.reason}
+            for b in v.trajectory
+        ],
+        "plot": _image(plot, f"{v.id}: deciding quantity against the budget", "", "") if plot else None,
+    }
+
+
+def _scorecard_context(experiments: list[ExperimentResults], measured: dict, scale: dict) -> dict:
+    """The reproduction scorecard: one row per finding and pair, the scale judged, and what limits the
+    verdicts."""
+    rows = [_scorecard_row(v, measured) for experiment in experiments for v in experiment.verdicts]
     rows.sort(key=lambda row: _natural(row["id"]))  # F1a, F1b, ..., F6c: the study's order
     counts = {state: sum(row["verdict"] == state for row in rows) for state in findings.VERDICTS}
-    return {"rows": rows, "counts": counts, "notes": _scorecard_notes(rows, measured)}
+    settled = {
+        "settled": sum(row["settled"] is True for row in rows),
+        "unsettled": sum(row["settled"] is False for row in rows),
+    }
+    return {
+        "rows": rows,
+        "counts": counts,
+        "settled": settled,
+        "scale": scorecard.scale_text(scale),
+        "notes": _scorecard_notes(rows, measured),
+    }
 
 
 def _natural(text: str) -> list:
@@ -294,19 +280,26 @@ def _natural(text: str) -> list:
 
 
 def _scorecard_notes(rows: list[dict], measured: dict) -> list[str]:
-    """What keeps verdicts from being decided here, from the data (e.g. the demo's short runs)."""
+    """What the inconclusive verdicts mean here, in words, from the data."""
     notes = []
-    unconverged = sum("had not converged" in row["reason"] for row in rows if row["verdict"] == "inconclusive")
-    if unconverged:
+    within = sum(row["cause"] == findings.WITHIN_NOISE for row in rows)
+    if within:
         notes.append(
-            f"{unconverged} verdict{_plural(unconverged)} inconclusive because runs had not converged (total loss "
-            f"still falling by {findings.CONVERGED_FALL:.0%} or more over the last "
-            f"{findings.CONVERGENCE_TAIL:.0%} of the iterations): short runs such as the demo's cannot decide "
-            'them; "the numbers alone" shows where they point (README, "Verdict rules").'
+            f"{within} inconclusive because the effect the study claims lies within the noise margin: these "
+            "numbers do not show it beyond chance (a claim of an effect that is not seen here)."
         )
     random = sum("RANDOM" in row["reason"] for row in rows)
     if random:
-        notes.append(f"{random} verdict{_plural(random)} inconclusive because runs used RANDOM weights.")
+        notes.append(f"{random} inconclusive because runs used RANDOM weights (tests only, not the study's networks).")
+    unjudged = sum(row["cause"] == findings.NOT_JUDGED and "RANDOM" not in row["reason"] for row in rows)
+    if unjudged:
+        notes.append(f"{unjudged} inconclusive because runs they need are missing, failed or not measured.")
+    unsettled = sum(row["settled"] is False for row in rows)
+    if unsettled:
+        notes.append(
+            f"{unsettled} unsettled: the verdict at half the budget was another one, so a longer run may change "
+            "it again (the badges show each budget's verdict)."
+        )
     heights = scorecard.judge_heights(measured)
     from nst_pipeline.metrics import JUDGE_HEIGHT
 
@@ -327,7 +320,8 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.globals.update(g=format_g, num=_format_number, plural=_plural, sort_key=_sort_key)
+    env.globals.update(g=format_g, num=format_number, plural=plural, sort_key=_sort_key)
+    env.globals["pair_separator"] = paths.PAIR_SEPARATOR
     return env
 
 
@@ -339,59 +333,3 @@ def render_report(experiments: list[ExperimentResults], title: str = "nst-pipeli
 def build_report(experiments: list[ExperimentResults], out: Path, title: str = "nst-pipeline report") -> None:
     """Write the whole report to `out` (one HTML file, atomically)."""
     atomic_write_bytes(Path(out), render_report(experiments, title).encode("utf-8"))
-
-
-def write_report(plan: dict, out: Path, title: str, table: Path | None = None, verdicts: Path | None = None) -> None:
-    """The HTML report from whatever is on disk (each run's files read once). A pair whose grid the
-    pipeline has not made (because a run failed) gets one drawn here, with the failed runs' tiles marked.
-    `table`, `verdicts`: where to write runs.tsv and findings.json too (the make_report rule's outputs)."""
-    seen: dict[str, RunOutcome] = {}
-    outcomes = {
-        name: {pair: load_outcomes(name, pair, experiment["runs"][pair], seen) for pair in experiment["pairs"]}
-        for name, experiment in plan.items()
-    }
-    measured = scorecard.load_metrics(seen)
-    evaluated = scorecard.evaluate_plan(plan, outcomes, measured)
-    if table is not None:
-        write_runs_table(
-            [run for pairs in outcomes.values() for runs in pairs.values() for run in runs], measured, table
-        )
-    if verdicts is not None:
-        scorecard.write_findings(evaluated, measured, verdicts)
-    experiments = [
-        ExperimentResults(
-            name=name,
-            claim=experiment["claim"],
-            varied=list(experiment["varied"]),
-            runs=[run for pair in experiment["pairs"] for run in outcomes[name][pair]],
-            grids={pair: _grid_for_report(name, pair, outcomes[name][pair], seen) for pair in experiment["pairs"]},
-            verdicts=[v for v in evaluated if v.experiment == name],
-            measured={
-                run.run: measured[run.run] for pairs in outcomes[name].values() for run in pairs if run.run in measured
-            },
-        )
-        for name, experiment in plan.items()
-    ]
-    build_report(experiments, Path(out), title=title)
-
-
-def _grid_for_report(experiment: str, pair: str, runs: list[RunOutcome], seen: dict) -> bytes | None:
-    """The pipeline's grid PNG where it is complete, else one drawn now; None without the pair's images."""
-    grid = Path(paths.grid_image(experiment, pair))
-    if grid.is_file() and all(run.status == "ok" for run in runs):
-        return grid.read_bytes()
-    content, style = _pair_images(pair, seen.values())
-    if content is None or style is None:
-        return None
-    return grid_png(content, style, runs, grid_title(experiment, pair))
-
-
-def _pair_images(pair: str, known: Iterable[RunOutcome]) -> tuple[Path | None, list[Path] | None]:
-    """Content and style image paths of a pair, from any finished run's sidecar (read already, or on disk)."""
-    records = (run.record for run in known if run.pair == pair and run.record)
-    sidecars = sorted(Path(paths.run_image(pair)).with_suffix("").glob("*.json"))
-    on_disk = (json.loads(sidecar.read_text(encoding="utf-8")) for sidecar in sidecars)
-    for record in itertools.chain(records, on_disk):  # lazily: the first record found is enough
-        styles = record.get("style_images") or [record["style_image"]]
-        return Path(record["content_image"]), [Path(style) for style in styles]
-    return None, None

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from nst.images import atomic_write_bytes
 from nst.params import RESULT_PARAMETERS
-from nst_pipeline.findings import RUN_METRICS, convergence
+from nst_pipeline.findings import convergence
+from nst_pipeline.metric_table import RUN_METRICS
 from nst_pipeline.outcome import RunOutcome
 
 RUN_COLUMNS = ("run", "pair", "content", "style", "experiments")
@@ -88,8 +89,7 @@ def rows(runs: list[RunOutcome], measured: dict[str, dict]) -> tuple[list[str], 
         metric_keys += [key for key in payload["metrics"] if key not in metric_keys]
     table = []
     for name, run in first.items():
-        content, _, style = run.pair.partition("__")
-        row = {"run": name, "pair": run.pair, "content": content, "style": style}
+        row = {"run": name, "pair": run.pair, "content": run.content_name, "style": run.style_name}
         row["experiments"] = ",".join(experiments[name])
         row |= {key: run.parameters.get(key) for key in RESULT_PARAMETERS}
         row |= _status_cells(run)

@@ -15,7 +15,14 @@ from pathlib import Path
 
 from nst.images import atomic_write_bytes
 from nst_pipeline import findings, paths
+from nst_pipeline.formatting import format_g
+from nst_pipeline.metric_table import CHECK_METRICS, NOISE_SCALE, words
 from nst_pipeline.outcome import RunOutcome
+
+# The study's scale: its figures are snapshots at its code base's defaults, 1000 L-BFGS iterations at
+# 400 px - stylize()'s defaults too (nst.api; a test ties the two). Not imported from the engine: the
+# report job's code fingerprint would then cover the whole engine.
+STUDY_SCALE = (400, 1000)
 
 
 def _read_json(path: str) -> dict | None:
@@ -35,19 +42,34 @@ def load_metrics(runs) -> dict[str, dict]:
     return found
 
 
-def load_pairs(experiment: str, pair: str) -> list[dict] | None:
+def load_pairs(experiment: str, pair: str) -> dict[float, list[dict]] | None:
+    """fraction of the budget -> the measure_pairs rows there (the final budget's at 1.0)."""
     payload = _read_json(paths.pair_metrics(experiment, pair))
-    return None if payload is None else payload["pairs"]
+    if payload is None:
+        return None
+    budgets = {float(b["fraction"]): b["pairs"] for b in payload.get("budgets", [])}
+    return budgets | {findings.FINAL: payload["pairs"]}
 
 
 def run_view(outcome: RunOutcome, measured: dict | None) -> findings.RunView:
+    """A run as the checks see it: its metrics at the final budget and at each milestone measured."""
     record = outcome.record if outcome.status == "ok" else None
+    # a failed or missing run's metrics file is from an earlier attempt: not this run's numbers
+    measured = (measured or {}) if outcome.status == "ok" else {}
+    budgets = {float(b["fraction"]): b["metrics"] for b in measured.get("budgets", [])}
+    iterations = {float(b["fraction"]): b["iteration"] for b in measured.get("budgets", [])}
+    if measured.get("metrics") is not None:
+        budgets[findings.FINAL] = measured["metrics"]
+    if record:
+        iterations.setdefault(findings.FINAL, record.get("iterations_done"))
     return findings.RunView(
         run=outcome.run,
         parameters=outcome.parameters,
         status=outcome.status,
         random=outcome.is_random,
-        metrics=(measured or {}).get("metrics"),
+        metrics=measured.get("metrics"),
+        budgets=budgets,
+        iterations=iterations,
         convergence=findings.convergence(record) if record else None,
     )
 
@@ -81,17 +103,47 @@ def judge_heights(measured: dict) -> list[int]:
 
 def rules() -> dict:
     """The verdict rules, as numbers (findings.json and the report say them)."""
-    from nst_pipeline.metrics import NOISE_SCALE
-
     return {
         "noise_multiple": findings.NOISE_MULTIPLE,
         "noise_scale": dict(NOISE_SCALE),
         "margins": {
             metric: float(f"{findings.margin(metric):.6g}")  # 0.027, not 0.026999999999999996
-            for metric in (*findings.RUN_METRICS, *findings.PAIR_METRICS)
+            for metric in CHECK_METRICS
         },
-        "convergence": {"tail_fraction": findings.CONVERGENCE_TAIL, "max_fall": findings.CONVERGED_FALL},
+        "settled": "the verdict at B/2 equals the verdict at B, both decided by the numbers",
+        "loss_fall_information": {"tail_fraction": findings.CONVERGENCE_TAIL, "flag_fall": findings.CONVERGED_FALL},
     }
+
+
+def judged_scale(outcomes: list[RunOutcome], measured: dict) -> dict:
+    """The scale the verdicts were judged at - the runs' heights and iterations, the judge height - and
+    whether that is the study's own (its code base's defaults, which are stylize()'s: nst.api)."""
+    params = [run.parameters for run in outcomes if run.parameters]
+    heights = sorted({p["height"] for p in params if p.get("height")})
+    iterations = sorted({p["iterations"] for p in params if p.get("iterations")})
+    study = {"height": STUDY_SCALE[0], "iterations": STUDY_SCALE[1]}
+    at_study_scale = heights == [study["height"]] and iterations == [study["iterations"]]
+    return {
+        "heights": heights,
+        "iterations": iterations,
+        "judge_heights": judge_heights(measured),
+        "study": study,
+        "is_study_scale": at_study_scale,
+    }
+
+
+def scale_text(scale: dict) -> str:
+    """One sentence: the scale judged, and whether it is the study's."""
+    size = " / ".join(f"{h} px" for h in scale["heights"]) or "—"
+    steps = " / ".join(f"{n:,}" for n in scale["iterations"]) or "—"
+    judge = " / ".join(f"{h} px" for h in scale["judge_heights"]) or "—"
+    study = scale["study"]
+    where = (
+        "the study's own scale"
+        if scale["is_study_scale"]
+        else f"a PREVIEW, not the study's scale ({study['height']} px × {study['iterations']:,} iterations)"
+    )
+    return f"Judged at {size} × {steps} iterations (judge height {judge}): {where}."
 
 
 def _finite(value):
@@ -105,11 +157,17 @@ def _finite(value):
     return value
 
 
-def write_findings(verdicts: list, measured: dict, out: Path) -> None:
+def write_findings(verdicts: list, measured: dict, out: Path, scale: dict | None = None) -> None:
     payload = {
         "judge_heights": judge_heights(measured),
+        "scale": scale,
         "rules": rules(),
         "counts": {state: sum(v.verdict == state for v in verdicts) for state in findings.VERDICTS},
+        "settled": {
+            "settled": sum(v.settled is True for v in verdicts),
+            "unsettled": sum(v.settled is False for v in verdicts),
+            "unknown": sum(v.settled is None for v in verdicts),
+        },
         "findings": [asdict(verdict) for verdict in verdicts],
     }
     text = json.dumps(_finite(payload), indent=1, allow_nan=False) + "\n"
@@ -118,36 +176,22 @@ def write_findings(verdicts: list, measured: dict, out: Path) -> None:
 
 # ---------------------------------------------------------------- the scorecard's "our numbers"
 
-METRIC_WORDS = {
-    "content_ssim": "content SSIM (1 = the photo)",
-    "content_distance": "content distance (0 = the photo)",
-    "style_distance": "style distance (0 = the painting)",
-    "style_distance_effnet": "style distance, EfficientNet judge (0 = the painting)",
-    "palette_distance": "palette distance, ΔE (0 = the painting's colours)",
-    "init_change": "change from the start image (0 = stayed)",
-    "perceptual": "pairwise perceptual distance",
-}
-
-
-def _g(value) -> str:
-    return "—" if value is None else f"{value:.3g}"
-
 
 def numbers_text(verdict) -> str:
     """One line with the numbers behind a verdict: the metric per value, the gate, the noise margin."""
     numbers = verdict.numbers
     if not numbers:
         return "no numbers (runs missing)"
-    parts = [f"{METRIC_WORDS.get(numbers['metric'], numbers['metric'])}: "]
-    parts.append(" · ".join(f"{label} {_g(value)}" for label, value in numbers["values"].items()))
+    parts = [f"{words(numbers['metric'])}: "]
+    parts.append(" · ".join(f"{label} {format_g(value)}" for label, value in numbers["values"].items()))
     gate = numbers.get("gate")
     if gate:
         bounds = " ".join(f"{word} {gate[key]:g}" for word, key in (("≥", "min"), ("≤", "max")) if key in gate)
-        values = " · ".join(f"{label} {_g(v)}" for label, v in gate["values"].items())
+        values = " · ".join(f"{label} {format_g(v)}" for label, v in gate["values"].items())
         parts.append(f"; gate {gate['metric']} {bounds}: {values}")
     if "difference" in numbers:
-        parts.append(f"; difference {_g(numbers['difference'])}")
-    parts.append(f"; margin {_g(numbers['margin'])}")
+        parts.append(f"; difference {format_g(numbers['difference'])}")
+    parts.append(f"; margin {format_g(numbers['margin'])}")
     return "".join(parts)
 
 

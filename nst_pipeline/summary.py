@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from nst_pipeline.formatting import distinct, format_g, format_g_apart
 from nst_pipeline.outcome import RunOutcome
 
 # (varied parameter, the loss it weights): raising the weight should lower that loss
@@ -12,36 +13,11 @@ WEIGHT_LOSS = (("style_weight", "style"), ("content_weight", "content"), ("tv_we
 MEASURE_PARAMETERS = ("model", "weights", "content_layer", "style_layers", "height")
 
 
-def format_g(value) -> str:
-    """%.3g, or an em dash for a missing value."""
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-        return "—"
-    return f"{value:.3g}"
-
-
-def _g2(a: float, b: float) -> tuple[str, str]:
-    """a and b with enough significant digits (3 to 6) that unequal values read as unequal."""
-    for digits in range(3, 7):
-        ta, tb = f"{a:.{digits}g}", f"{b:.{digits}g}"
-        if ta != tb or a == b:
-            break
-    return ta, tb
-
-
 def _ratio(high: float, low: float) -> str:
     ratio = high / low
     if ratio < 1.1:
         return f"only {(ratio - 1) * 100:.2g}% above the lowest"
     return f"{ratio:.3g}× the lowest"
-
-
-def distinct(values) -> list:
-    """The values in first-seen order, each once (works for unhashable values too)."""
-    seen = []
-    for value in values:
-        if value not in seen:
-            seen.append(value)
-    return seen
 
 
 def summarize(runs: list[RunOutcome]) -> list[str]:
@@ -124,7 +100,7 @@ def _extremes_sentence(group: list[RunOutcome], kind: str) -> list[str]:
     high_value, high = max(scored, key=lambda item: item[0])
     if low_value == high_value:
         return [f"All {len(scored)} runs ended with the same final {kind} loss ({format_g(low_value)})."]
-    low_text, high_text = _g2(low_value, high_value)
+    low_text, high_text = format_g_apart(low_value, high_value)
     text = f"Lowest final {kind} loss: {low.display_label} ({low_text}); highest: {high.display_label} ({high_text})"
     return [text + (f", {_ratio(high_value, low_value)}." if low_value > 0 else "; the lowest is 0.")]
 
@@ -162,7 +138,7 @@ def _monotonic_sentences(group: list[RunOutcome], parameter: str, kind: str) -> 
         xs = [float(run.parameters[parameter]) for run in runs]
         ys = [run.final(kind) for run in runs]
         rises = [(i, i + 1) for i in range(len(ys) - 1) if ys[i + 1] >= ys[i]]
-        first, last = _g2(ys[0], ys[-1])
+        first, last = format_g_apart(ys[0], ys[-1])
         span = f"{parameter} {xs[0]:g} → {xs[-1]:g}: {kind} loss {first} → {last}"
         if not rises:
             word = "falls monotonically" if len(xs) > 2 else "falls"
@@ -170,7 +146,7 @@ def _monotonic_sentences(group: list[RunOutcome], parameter: str, kind: str) -> 
         else:
             i, j = rises[0]
             more = f" (and at {len(rises) - 1} more step(s))" if len(rises) > 1 else ""
-            before, after = _g2(ys[i], ys[j])
+            before, after = format_g_apart(ys[i], ys[j])
             out.append(
                 f"Final {kind} loss does not fall monotonically as {parameter} grows: it goes from "
                 f"{before} at {parameter} = {xs[i]:g} to {after} at {parameter} = {xs[j]:g}{more}."

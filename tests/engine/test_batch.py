@@ -25,6 +25,7 @@ from PIL import Image
 import nst.api as engine
 from nst.batch import evaluate_together
 from nst.errors import NSTInputError, NSTInterrupted, NSTNumericalError
+from nst.hardware import CPU_FLAGS_ENV
 from nst.optimize import ImageOptimizer
 from nst.setup import build_network, build_run
 
@@ -132,6 +133,32 @@ def test_100_iterations_in_a_batch_stay_within_the_stated_tolerance_of_each_run_
     assert min(abs(a - b) / max(a, b) for i, a in enumerate(finals) for b in finals[i + 1 :]) > 0.3
 
 
+def test_each_run_of_a_batch_writes_and_lists_its_milestone_images(tmp_path, base):
+    """12 iterations: one milestone, after iteration 6 (nst.milestones), per run. Each is that run's
+    own image after iteration 6: its losses are those the run's history recorded at the start of
+    iteration 7 (there computed in the batch: equal up to float noise), not its batch-mate's (the
+    style weights set the runs' losses far apart) nor its final image's."""
+    runs = [base | {"iterations": 12}, base | {"iterations": 12, "style_weight": 1e5}]
+    results = engine.stylize_batch([run | {"out": tmp_path / f"run{i}.png"} for i, run in enumerate(runs)])
+    milestone_pixels = []
+    for i, result in enumerate(results):
+        record = sidecar(result)
+        (listed,) = record["milestones"]
+        assert listed == {"iteration": 6, "fraction": 0.5, "image": f"run{i}.milestones/it00006.png"} | {
+            "losses": listed["losses"]
+        }
+        assert result.record["milestones"] == record["milestones"]
+        assert record["iterations_done"] == 12
+        after_6 = record["loss_history"][6]  # the losses at the image iteration 7 started from
+        assert listed["losses"]["total"] == pytest.approx(after_6["total"], rel=1e-4)
+        assert listed["losses"]["total"] != pytest.approx(record["final_losses"]["total"], rel=1e-3)
+        with Image.open(tmp_path / listed["image"]) as image:
+            assert image.format == "PNG" and image.size == (48, H)
+        milestone_pixels.append(pixels(tmp_path / listed["image"]))
+        assert not np.array_equal(milestone_pixels[-1], pixels(result.image))
+    assert not np.array_equal(*milestone_pixels)
+
+
 def test_a_run_whose_loss_overflows_fails_alone(tmp_path, base):
     good = base | {"out": tmp_path / "good.png", "iterations": 6}
     bad = base | {"out": tmp_path / "bad.png", "iterations": 6, "style_weight": 1e38}  # total overflows float32
@@ -152,6 +179,23 @@ def test_runs_that_cannot_share_a_batch_are_refused_before_any_work(tmp_path, ba
     with pytest.raises(NSTInputError, match="one image size"):
         engine.stylize_batch([base | {"out": tmp_path / "a.png"}, wide])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_bf16_without_bf16_units_is_checked_per_run_before_the_batch_loads(tmp_path, base, monkeypatch):
+    """A batch with one run not allowing slow bf16 is refused before the network is loaded; runs
+    allowing it differently share a batch (allow_slow_bf16 decides no result)."""
+    loaded = []
+    monkeypatch.setattr(engine, "build_network", lambda params, device: loaded.append(params) or 1 / 0)
+    monkeypatch.setenv(CPU_FLAGS_ENV, "fpu sse2 avx fma avx2")  # a CPU without bf16 units
+    allowed = base | {"out": tmp_path / "a.png", "precision": "bf16", "allow_slow_bf16": True}
+    with pytest.raises(NSTInputError, match="allow_slow_bf16"):
+        engine.stylize_batch([allowed, allowed | {"out": tmp_path / "b.png", "allow_slow_bf16": False}])
+    assert loaded == []
+    with pytest.raises(ZeroDivisionError):  # past the checks: the network was being loaded
+        engine.stylize_batch(
+            [base | {"out": tmp_path / "a.png"}, base | {"out": tmp_path / "b.png", "allow_slow_bf16": True}]
+        )
+    assert len(loaded) == 1 and list(tmp_path.iterdir()) == []
 
 
 def test_an_interrupted_batch_resumes_each_run_from_its_checkpoint(tmp_path, base):
@@ -182,4 +226,8 @@ def test_an_interrupted_batch_resumes_each_run_from_its_checkpoint(tmp_path, bas
         assert Path(again.image).read_bytes() == Path(one.image).read_bytes()
         assert sidecar(again)["resumed_from_iteration"] == 6
         assert sidecar(again)["loss_history"] == sidecar(one)["loss_history"]
+        # the milestone after iteration 6, reached before the stop, comes back from the checkpoint
+        assert sidecar(again)["milestones"] == sidecar(one)["milestones"]
+        (listed,) = sidecar(one)["milestones"]
+        assert (folder / listed["image"]).read_bytes() == (tmp_path / "reference" / listed["image"]).read_bytes()
     assert not list(folder.glob("*.ckpt"))

@@ -156,7 +156,7 @@ def test_classic_script_every_flag_reaches_the_run_and_the_name(repo_root, tmp_p
         "--threads": "1",  # OMP_NUM_THREADS=2 below: 1 can only come from the flag
         "--checkpoint_every": "1",
     }
-    switches = ["--cudnn_benchmark", "--no_progress"]
+    switches = ["--cudnn_benchmark", "--no_progress", "--allow_slow_bf16"]  # bf16 at 40 px: slow only where emulated
     # every flag the script offers is here: a new one fails this until it gets a non-default value above
     usage, _ = nst_run(repo_root, [sys.executable, "neural_style_transfer.py", "--help"])
     assert set(re.findall(r"--\w+", usage.stdout)) - {"--help"} == set(flags) | set(switches)
@@ -210,6 +210,7 @@ BAD_INPUTS = [
     ("text_as_jpg", ["--style", "{tmp}/not_an_image.jpg"], "not_an_image.jpg"),
     ("unknown_backbone", ["--model", "alexnet9"], "alexnet9"),
     ("unknown_weights", ["--weights", "imagenet21k"], "imagenet21k"),
+    ("unknown_init_method", ["--init-method", "noise"], "init_method 'noise'"),
     ("content_layer_7", ["--content-layer", "7"], "content_layer 7"),
     ("style_layers_0", ["--style-layers", "0"], "style_layers"),
     ("negative_style_weight", ["--style-weight", "-5"], "style_weight"),

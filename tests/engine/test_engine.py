@@ -397,7 +397,9 @@ def test_e2e_image_written_and_nothing_left(e2e):
     assert "RANDOM" not in images.read_description(result.image)
     assert "bundled" in images.read_description(result.image)
     assert leftovers(folder) == []
-    assert sorted(p.name for p in folder.iterdir()) == ["out.json", "out.png"]  # no hidden .tmp either
+    assert sorted(p.name for p in folder.iterdir()) == ["out.json", "out.milestones", "out.png"]  # no hidden .tmp
+    # 20 iterations: milestones at 20/4 and 20/2 (20/8 is under nst.milestones.MIN_MILESTONE_ITERATIONS)
+    assert sorted(p.name for p in (folder / "out.milestones").iterdir()) == ["it00005.png", "it00010.png"]
 
 
 def test_e2e_outputs_respect_umask(e2e):

@@ -17,7 +17,15 @@ from nst.naming import (
     parse_run_id,
     run_id,
 )
-from nst.params import COLOR_CONTROLS, DEFAULT_LEARNING_RATE, INIT_METHODS, NOISE_UNITS, OPTIMIZERS, PRECISIONS
+from nst.params import (
+    COLOR_CONTROLS,
+    DEFAULT_LEARNING_RATE,
+    INIT_METHODS,
+    NOISE_UNITS,
+    OPTIMIZERS,
+    PRECISIONS,
+    RUN_PARAMETERS,
+)
 
 finite = st.floats(min_value=0, allow_nan=False, allow_infinity=False)
 positive = st.floats(min_value=0, exclude_min=True, allow_nan=False, allow_infinity=False)
@@ -76,6 +84,16 @@ def canonical_defaults() -> dict:
 CONTENT, STYLE = "data/content/chelsea.jpg", "data/style/starry_night.jpg"
 
 
+def test_parameter_table_has_every_stylize_option_once_with_its_defaults_type():
+    """A keyword added to stylize() without a row (or a row without a keyword) fails here."""
+    defaults = parameter_defaults()
+    assert sorted(p.name for p in RUN_PARAMETERS) == sorted(defaults)
+    for parameter in RUN_PARAMETERS:
+        default = defaults[parameter.name]
+        values = list(default) if parameter.is_list and default is not None else [default]
+        assert all(value is None or type(value) is parameter.kind for value in values), parameter.name
+
+
 def test_run_id_fields_cover_every_result_parameter_once():
     names = [name for name, _ in RUN_ID_FIELDS + RUN_ID_EXTRAS]
     keys = [key for _, key in RUN_ID_FIELDS + RUN_ID_EXTRAS]
@@ -109,12 +127,12 @@ def test_neighbouring_floats_get_different_ids(params, name):
 @pytest.mark.parametrize(
     ("name", "a", "b"),
     [
-        ("content_weight", 100000, 100000.1),  # the issue's three cases: :g merged each pair
+        ("content_weight", 100000, 100000.1),  # a %g format merges each of these pairs
         ("content_weight", 1234567, 1234568),
         ("learning_rate", 0.173521, DEFAULT_LEARNING_RATE["adam"]),
     ],
 )
-def test_cases_that_used_to_collide(name, a, b):
+def test_values_a_g_format_merges_get_different_ids(name, a, b):
     base = canonical_defaults()
     assert run_id(base | {name: float(a)}) != run_id(base | {name: float(b)})
 

@@ -51,7 +51,7 @@ def pixels(path) -> np.ndarray:
 
 def test_bf16_runs_and_is_recorded(tmp_path):
     fp32 = run(tmp_path / "fp32.png")
-    bf16 = run(tmp_path / "bf16.png", precision="bf16")
+    bf16 = run(tmp_path / "bf16.png", precision="bf16", allow_slow_bf16=True)  # slow where emulated, tiny here
     assert bf16.record["parameters"]["precision"] == "bf16"
     assert "_p_bf16" in run_id(bf16.record["parameters"]) and "_p_" not in run_id(fp32.record["parameters"])
     final32, final16 = fp32.record["final_losses"]["total"], bf16.record["final_losses"]["total"]
@@ -61,8 +61,8 @@ def test_bf16_runs_and_is_recorded(tmp_path):
 
 
 def test_bf16_is_deterministic_on_cpu(tmp_path):
-    a = run(tmp_path / "a" / "out.png", precision="bf16", init_method="gaussian")
-    b = run(tmp_path / "b" / "out.png", precision="bf16", init_method="gaussian")
+    a = run(tmp_path / "a" / "out.png", precision="bf16", init_method="gaussian", allow_slow_bf16=True)
+    b = run(tmp_path / "b" / "out.png", precision="bf16", init_method="gaussian", allow_slow_bf16=True)
     assert a.image.read_bytes() == b.image.read_bytes()
 
 

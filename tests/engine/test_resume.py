@@ -19,6 +19,7 @@ import torch
 STEM = "chelsea_starry_night_m_vgg19_w_bundled_i_gaussian_o_lbfgs_it_40_lr_1_h_64_cw_100000_sw_30000_tv_1_cl_4_sl_6_s_1"
 STEM_SEED_2 = STEM.removesuffix("_s_1") + "_s_2"
 ITERATIONS = 40
+MILESTONES = ["it00005.png", "it00010.png", "it00020.png"]  # B/8, B/4, B/2 (nst.milestones)
 
 
 def command(out: Path, seed: int = 1) -> list[str]:
@@ -100,7 +101,7 @@ def wait_for_checkpoint(proc: subprocess.Popen, path: Path, condition, timeout: 
 
 @pytest.fixture(scope="module")
 def reference(repo_root, tmp_path_factory):
-    """The uninterrupted run: a function returning its PNG bytes and sidecar. It runs in the
+    """The uninterrupted run: a function returning its PNG bytes, sidecar and milestone images' bytes. It runs in the
     background (one thread: it takes the second core) while the first test's run is killed."""
     out = tmp_path_factory.mktemp("reference")
     proc = start(repo_root, out)
@@ -111,7 +112,7 @@ def reference(repo_root, tmp_path_factory):
             assert proc.wait(timeout=600) == 0, log_of(out)[-3000:]
             record = json.loads((out / f"{STEM}.json").read_text())
             assert record["resumed_from_iteration"] is None and record["iterations_done"] == ITERATIONS
-            result.append(((out / f"{STEM}.png").read_bytes(), record))
+            result.append(((out / f"{STEM}.png").read_bytes(), record, milestone_bytes(out)))
         return result[0]
 
     try:
@@ -120,14 +121,25 @@ def reference(repo_root, tmp_path_factory):
         kill(proc)
 
 
-def check_resumed(out: Path, reference, resumed_at: int) -> None:
-    png, record = reference()
+def milestone_bytes(out: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted((out / f"{STEM}.milestones").iterdir())}
+
+
+def check_resumed(out: Path, reference, left: dict) -> None:
+    """`left`: the checkpoint the rerun resumed from. The milestones reached before the kill come from
+    it (Snakemake would have deleted any files), the later ones from the resumed run: all must be
+    byte-identical to the uninterrupted run's."""
+    png, record, milestones = reference()
+    resumed_at = left["iteration"]
+    assert sorted(left["milestones"]) == [it for it in (5, 10, 20) if it <= resumed_at] != []
     assert (out / f"{STEM}.png").read_bytes() == png
+    assert list(milestones) == MILESTONES and milestone_bytes(out) == milestones
     resumed = json.loads((out / f"{STEM}.json").read_text())
     assert resumed["resumed_from_iteration"] >= resumed_at > 0
     assert resumed["iterations_done"] == ITERATIONS
     assert resumed["loss_history"] == record["loss_history"]  # every iteration, bit for bit
     assert resumed["final_losses"] == record["final_losses"]
+    assert resumed["milestones"] == record["milestones"]
     assert not (out / f"{STEM}.ckpt").exists()
 
 
@@ -147,7 +159,7 @@ def test_sigkill_then_rerun_gives_identical_bytes(repo_root, tmp_path, reference
 
     rerun = run_to_completion(repo_root, out)
     assert f"resuming from {ckpt} at iteration {left['iteration']}" in rerun.stdout
-    check_resumed(out, reference, left["iteration"])
+    check_resumed(out, reference, left)
 
 
 def test_sigterm_checkpoints_exits_143_then_rerun_gives_identical_bytes(repo_root, tmp_path, reference):
@@ -172,7 +184,7 @@ def test_sigterm_checkpoints_exits_143_then_rerun_gives_identical_bytes(repo_roo
 
     rerun = run_to_completion(repo_root, out)
     assert f"at iteration {left['iteration']}" in rerun.stdout
-    check_resumed(out, reference, left["iteration"])
+    check_resumed(out, reference, left)
 
 
 def test_checkpoint_of_other_parameters_is_ignored(repo_root, tmp_path):
@@ -221,7 +233,7 @@ def test_sigint_checkpoints_exits_130_then_rerun_gives_identical_bytes(repo_root
 
     rerun = run_to_completion(repo_root, out)
     assert f"resuming from {ckpt} at iteration {left['iteration']}" in rerun.stdout
-    check_resumed(out, reference, left["iteration"])
+    check_resumed(out, reference, left)
 
 
 # The writer is `python -c` running the CLI with importlib.metadata reporting another version of one
@@ -253,7 +265,7 @@ def test_checkpoint_from_another_torch_or_torchvision_version_is_ignored(repo_ro
 
     rerun = run_to_completion(repo_root, out)
     assert "ignoring checkpoint" in rerun.stdout and "resuming" not in rerun.stdout, rerun.stdout
-    png, record = reference()
+    png, record, _ = reference()
     resumed = json.loads((out / f"{STEM}.json").read_text())
     assert resumed["resumed_from_iteration"] is None
     assert resumed["versions"][package] == record["versions"][package] != "0.0.1+other"

@@ -15,17 +15,20 @@ from snakemake.utils import update_config, validate
 from nst_pipeline.plan import plan_experiments
 
 pytestmark = pytest.mark.slow
+ITERATIONS = 40
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """A copy of workflow + packages and its own finished run of two runs (init content, gaussian),
-    measured, with config.yaml's findings on init (F1a, F1b) evaluated."""
+    measured, with config.yaml's findings on init (F1a, F1b) evaluated. 40 iterations (at 32 px):
+    enough for milestones at 5, 10 and 20 (nst.milestones), measured as budgets."""
     root = tmp_path_factory.mktemp("caching")
     snakefile = copy_workflow(root / "copy")
     config = write_config(
         root / "two.yaml",
         run_experiments=["init"],
+        defaults={"weights": "bundled", "height": 32, "iterations": ITERATIONS},
         experiments={"init": {"sweeps": [{"vary": {"init_method": ["content", "gaussian"]}}]}},
     )
     work = root / "work"
@@ -70,6 +73,7 @@ def test_engine_edit_reruns_every_stylize_job(finished):
     "module",
     [
         "nst_pipeline/report.py",
+        "nst_pipeline/report_job.py",
         "nst_pipeline/summary.py",
         "nst_pipeline/templates/report.css",
         "nst_pipeline/findings.py",
@@ -161,3 +165,40 @@ def test_every_job_ran_its_planned_parameters(finished):
     for name, run in plan.runs.items():
         record = json.loads((work / "results/runs" / f"{name}.json").read_text())
         assert record["parameters"] == run.params, name
+
+
+def test_measure_jobs_measure_every_budget(finished):
+    """Each run's milestones (B/8, B/4, B/2) and its final image, measured alike: budgets in order, the
+    final one equal to "metrics"; pairwise distances at each budget too."""
+    _, _, work = finished
+    runs = sorted((work / "results/runs").rglob("*.json"))
+    assert len(runs) == 2
+    for sidecar in runs:
+        record = json.loads(sidecar.read_text())
+        listed = [(m["iteration"], m["fraction"], m["image"]) for m in record["milestones"]]
+        folder = f"{sidecar.stem}.milestones"
+        assert listed == [
+            (5, 0.125, f"{folder}/it00005.png"),
+            (10, 0.25, f"{folder}/it00010.png"),
+            (20, 0.5, f"{folder}/it00020.png"),
+        ]
+        assert all((sidecar.parent / image).is_file() for _, _, image in listed)
+        run = sidecar.relative_to(work / "results/runs").with_suffix("").as_posix()
+        measured = json.loads((work / "results/metrics" / f"{run}.json").read_text())
+        budgets = measured["budgets"]
+        assert [(b["fraction"], b["iteration"]) for b in budgets] == [(0.125, 5), (0.25, 10), (0.5, 20), (1.0, 40)]
+        assert budgets[-1]["metrics"] == measured["metrics"]
+        assert all(set(b["metrics"]) == set(measured["metrics"]) for b in budgets)
+        # each budget is its own image: the style distance differs at every one (the run is moving)
+        assert len({b["metrics"]["style_distance"] for b in budgets}) == 4, budgets
+        # a milestone's loss shares end at its own losses, not the final ones
+        assert budgets[0]["metrics"]["share_end_style"] != measured["metrics"]["share_end_style"]
+    pairs = json.loads(next((work / "results/metrics/pairs/init").glob("*.json")).read_text())
+    assert [b["fraction"] for b in pairs["budgets"]] == [0.125, 0.25, 0.5, 1.0]
+    assert pairs["budgets"][-1]["pairs"] == pairs["pairs"] and len(pairs["pairs"]) == 1
+    assert len({b["pairs"][0]["perceptual"] for b in pairs["budgets"]}) == 4
+    assert all(
+        {row["a"], row["b"]} == {pairs["pairs"][0]["a"], pairs["pairs"][0]["b"]}
+        for b in pairs["budgets"]
+        for row in b["pairs"]
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from nst_pipeline import findings, metrics
+from nst_pipeline import findings, metric_table
 from nst_pipeline.findings import Convergence, FindingError, RunView, evaluate, validate_finding
 
 NOISE = {
@@ -14,20 +14,21 @@ NOISE = {
     "content_ssim": 0.02,
     "init_change": 0.01,
     "palette_distance": 0.1,
-    "pairwise_perceptual_content_init": 0.1,
+    "perceptual": 0.1,
 }
 CONVERGED = Convergence(True, 0.001, 10, False)
 
 
 @pytest.fixture(autouse=True)
 def round_noise(monkeypatch):
-    monkeypatch.setattr(metrics, "NOISE_SCALE", NOISE)
+    monkeypatch.setattr(metric_table, "NOISE_SCALE", NOISE)
 
 
 def view(value, over="x", status="ok", random=False, convergence=CONVERGED, **values) -> RunView:
     """A run at `over` = value with the given metric values."""
     measured = values if status == "ok" else None
-    return RunView(f"run-{value}", {over: value, "init": "content"}, status, random, measured, convergence)
+    parameters = {over: value, "init": "content"}
+    return RunView(f"run-{value}", parameters, status, random=random, metrics=measured, convergence=convergence)
 
 
 def finding(**check) -> dict:
@@ -207,7 +208,7 @@ CLOSE = {
 
 
 def close_verdict(a_value: float, b_value: float, others=True, **extra):
-    reference = [RunView("ref", {"init": "content"}, "ok", False, {"style_distance": b_value}, CONVERGED)]
+    reference = [RunView("ref", {"init": "content"}, "ok", metrics={"style_distance": b_value})]
     return evaluate(
         {"id": "T", "statement": "s", "source": "t", "check": CLOSE | extra},
         "exp",
@@ -256,9 +257,8 @@ GOOD = {"style_distance": 0.4}
     [
         (view(1, status="missing"), "missing: 1"),
         (view(1, status="failed"), "failed: 1"),
-        (RunView("run-1", {"x": 1}, "ok", False, None, CONVERGED), "not measured: 1"),
+        (RunView("run-1", {"x": 1}, "ok"), "not measured: 1"),
         (view(1, random=True, style_distance=0.9), "used RANDOM weights: 1"),
-        (view(1, convergence=Convergence(False, 0.08, 10, False), style_distance=0.9), "had not converged: 1 8.0%"),
     ],
 )
 def test_a_run_that_cannot_decide_makes_it_inconclusive(bad, reason):
@@ -266,14 +266,20 @@ def test_a_run_that_cannot_decide_makes_it_inconclusive(bad, reason):
     assert result.verdict == "inconclusive" and reason in result.reason, result.reason
 
 
-def test_the_numbers_are_kept_when_a_trust_problem_overrides_them():
+def test_a_loss_still_falling_decides_nothing():
+    # the loss fall is information: the verdicts at the milestones guard against premature verdicts
     unconverged = Convergence(False, 0.08, 10, False)
     result = verdict_of([view(1, convergence=unconverged, style_distance=0.9), view(10, **GOOD)], **BEST)
+    assert result.verdict == "agrees" and result.check_says is None
+
+
+def test_the_numbers_are_kept_when_a_trust_problem_overrides_them():
+    result = verdict_of([view(1, random=True, style_distance=0.9), view(10, **GOOD)], **BEST)
     assert result.verdict == "inconclusive" and result.check_says == "agrees"
     assert result.numbers["values"] == {"1": 0.9, "10": 0.4}
 
 
-# ---------------------------------------------------------------- convergence rule
+# ---------------------------------------------------------------- the loss fall (information)
 
 
 def record(totals: list[float], final: float, **extra) -> dict:
@@ -288,7 +294,7 @@ def test_converged_when_the_last_tenth_fell_less_than_the_threshold():
     assert findings.convergence(flat).converged and findings.convergence(flat).fall == pytest.approx(0.005)
 
 
-def test_stopped_early_counts_as_converged():
+def test_stopped_early_counts_as_flat():
     assert findings.convergence(record([200.0, 100.0], 50.0, stopped_early=True)).converged
 
 
@@ -384,7 +390,7 @@ def test_biggest_step_with_a_direction_counts_only_that_way():
 def test_bound_by_a_reference_run():
     """max: {experiment, where}: every value must stay below that run's value of the metric."""
     check = {"kind": "bound", "metric": "content_ssim", "max": {"experiment": "other", "where": {"init": "content"}}}
-    reference = [RunView("ref", {"init": "content"}, "ok", False, {"content_ssim": 0.40}, CONVERGED)]
+    reference = [RunView("ref", {"init": "content"}, "ok", metrics={"content_ssim": 0.40})]
 
     def bound(*ssims, ref=reference):
         views = [view(n, content_ssim=v) for n, v in enumerate(ssims, start=1)]
@@ -394,13 +400,9 @@ def test_bound_by_a_reference_run():
     assert bound(0.1, 0.5).verdict == "differs"
     assert bound(0.1, 0.38).verdict == "inconclusive"  # within 0.06 of 0.40
     assert bound(0.1, 0.2).numbers["references"]["max"] == {"run": "ref", "value": 0.40}
-    unconverged = [
-        RunView("ref", {"init": "content"}, "ok", False, {"content_ssim": 0.4}, Convergence(False, 0.1, 5, False))
-    ]
-    result = bound(0.1, 0.2, ref=unconverged)
-    assert (
-        result.verdict == "inconclusive" and "had not converged: reference (max: other: content) 10.0%" in result.reason
-    )
+    random_ref = [RunView("ref", {"init": "content"}, "ok", random=True, metrics={"content_ssim": 0.4})]
+    result = bound(0.1, 0.2, ref=random_ref)
+    assert result.verdict == "inconclusive" and "used RANDOM weights: reference (max: other: content)" in result.reason
 
 
 def test_what_numbers_there_are_are_shown_when_a_run_failed():
@@ -419,3 +421,100 @@ def test_too_few_runs_is_inconclusive_not_an_error():
         {"id": "T", "statement": "s", "source": "t", "check": monotonic}, ["x"], planned, "exp", {"exp"}
     )
     assert checked["check"]["over"] == "x"
+
+
+# ---------------------------------------------------------------- budgets: the verdict along the way
+
+
+def staged(value, per_budget: dict[float, float], metric="style_distance") -> RunView:
+    """A run measured at several fractions of its budget (40 iterations): fraction -> metric value."""
+    budgets = {fraction: {metric: v} for fraction, v in per_budget.items()}
+    return RunView(
+        f"run-{value}",
+        {"x": value},
+        "ok",
+        metrics=budgets[1.0],
+        budgets=budgets,
+        iterations={fraction: round(40 * fraction) for fraction in budgets},
+    )
+
+
+def test_a_verdict_per_budget_and_the_headline_at_the_final_one():
+    # 10 leads only from B/2 on: inconclusive (within 0.03) at B/8 and B/4, agrees at B/2 and B
+    views = [
+        staged(1, {0.125: 0.50, 0.25: 0.45, 0.5: 0.45, 1.0: 0.45}),
+        staged(10, {0.125: 0.51, 0.25: 0.44, 0.5: 0.35, 1.0: 0.30}),
+    ]
+    result = verdict_of(views, **BEST)
+    assert [b.budget for b in result.trajectory] == ["B/8", "B/4", "B/2", "B"]
+    assert [b.verdict for b in result.trajectory] == ["inconclusive", "inconclusive", "agrees", "agrees"]
+    assert [b.iterations for b in result.trajectory] == [[5], [10], [20], [40]]
+    assert result.verdict == "agrees" and result.numbers["gap"] == pytest.approx(0.15)
+    assert result.settled is True and result.settled_text.startswith("settled: agrees at B/2 and B")
+
+
+def test_a_verdict_that_changes_after_half_the_budget_is_unsettled_with_its_sequence():
+    views = [staged(1, {0.125: 0.30, 0.5: 0.40, 1.0: 0.45}), staged(10, {0.125: 0.50, 0.5: 0.39, 1.0: 0.30})]
+    result = verdict_of(views, **BEST)
+    assert [b.verdict for b in result.trajectory] == ["differs", "inconclusive", "agrees"]
+    assert result.verdict == "agrees" and result.settled is False
+    assert result.settled_text == "unsettled: differs → inconclusive → agrees (B/8 → B)"
+
+
+def test_within_noise_at_both_halves_is_a_settled_inconclusive_within_noise():
+    views = [staged(1, {0.5: 0.40, 1.0: 0.40}), staged(10, {0.5: 0.39, 1.0: 0.39})]
+    result = verdict_of(views, **BEST)
+    assert (result.verdict, result.cause, result.settled) == ("inconclusive", findings.WITHIN_NOISE, True)
+
+
+def test_settledness_is_unknown_without_a_half_budget_or_a_judged_headline():
+    short = [staged(1, {1.0: 0.45}), staged(10, {1.0: 0.30})]  # runs too short for milestones
+    result = verdict_of(short, **BEST)
+    assert result.verdict == "agrees" and result.settled is None and "no B/2 milestone" in result.settled_text
+    random = [view(1, random=True, style_distance=0.45), view(10, style_distance=0.30)]
+    assert verdict_of(random, **BEST).settled is None
+    assert verdict_of(random, **BEST).cause == findings.NOT_JUDGED
+
+
+def test_a_run_without_a_milestone_makes_only_that_budget_inconclusive():
+    views = [staged(1, {0.125: 0.45, 0.5: 0.45, 1.0: 0.45}), staged(10, {0.5: 0.30, 1.0: 0.30})]
+    result = verdict_of(views, **BEST)
+    first = result.trajectory[0]
+    assert (first.budget, first.verdict, first.judged) == ("B/8", "inconclusive", False)
+    assert "no image at B/8: 10" in first.reason
+    assert (result.verdict, result.settled) == ("agrees", True)
+
+
+def test_pairwise_distances_are_read_per_budget():
+    views = [staged(a, {0.5: 0.1, 1.0: 0.1}) for a in (1, 2)]
+    rows = {
+        0.5: [{"a": "run-1", "b": "run-2", "perceptual": 0.9}],
+        1.0: [{"a": "run-1", "b": "run-2", "perceptual": 0.1}],
+    }
+    result = verdict_of(views, pairwise=rows, kind="alike", metric="perceptual", expect="alike")
+    assert [b.verdict for b in result.trajectory] == ["differs", "agrees"]
+    assert result.settled is False
+    missing = verdict_of(views, pairwise={1.0: rows[1.0]}, kind="alike", metric="perceptual", expect="alike")
+    assert (
+        missing.trajectory[0].verdict == "inconclusive"
+        and "pairwise distances missing at B/2" in missing.trajectory[0].reason
+    )
+
+
+@pytest.mark.parametrize(
+    "check, values, name",
+    [
+        (BEST, {1: 0.45, 10: 0.30}, "lead of 10 over the best rival"),
+        (
+            {"kind": "monotonic", "metric": "style_distance", "direction": "decreasing"},
+            {1: 0.45, 10: 0.30},
+            "whole change",
+        ),
+        ({"kind": "bound", "metric": "style_distance", "max": 0.5}, {1: 0.45, 10: 0.30}, "room inside the bound"),
+    ],
+)
+def test_each_check_names_its_deciding_quantity(check, values, name):
+    views = [staged(x, {0.5: v, 1.0: v}) for x, v in values.items()]
+    deciding = verdict_of(views, **check).numbers["deciding"]
+    assert deciding["name"].startswith(name) and deciding["threshold"] == pytest.approx(0.03)
+    assert deciding["value"] == pytest.approx({"best": 0.15, "monotonic": 0.15, "bound": 0.05}[check["kind"]])

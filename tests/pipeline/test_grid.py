@@ -159,7 +159,7 @@ def test_a_long_row_wraps_into_lines_of_eight():
 
 def test_a_1000_run_grid_is_capped_with_a_note(tmp_path):
     """1,000 runs in one row (one sweep of a big matrix): 40 tiles in 5 lines, a red note under the title;
-    it used to fail (matplotlib: negative tile width) or draw 1,000 unreadable tiles."""
+    uncapped, matplotlib fails (negative tile width) or draws 1,000 unreadable tiles."""
     colours = [RUN_RGB[i % len(RUN_RGB)] for i in range(1000)]
     runs = [_ok(tmp_path, f"run{i}", rgb) for i, rgb in enumerate(colours)]
     runs[999] = _not_ok("run999", "failed")  # the last run is always shown

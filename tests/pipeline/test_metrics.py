@@ -265,3 +265,36 @@ def test_pairwise_distances_cover_every_pair_once(tmp_path, judge):
     assert 0.3 < rows[1]["perceptual"] <= 2.0  # bounded: non-negative unit vectors are <= sqrt(2) apart
     numbers = ("perceptual", "ssim", "palette")
     assert [rows[1][k] for k in numbers] == [rows[2][k] for k in numbers]  # a and b are the same picture
+
+
+def test_pairwise_distances_equal_the_one_pair_functions(tmp_path, judge):
+    """Features computed once per image give each pair the numbers of measuring that pair alone."""
+    rgbs = [quantised(scene()), quantised(blurred(scene())), quantised(shuffled(scene()))]
+    paths = [save(tmp_path, name, rgb) for name, rgb in zip("abc", rgbs)]
+    rows = metrics.pairwise_distances(paths, judge)
+    for row, (a, b) in zip(rows, [(0, 1), (0, 2), (1, 2)]):
+        assert row["perceptual"] == metrics.perceptual_distance(judge, rgbs[a], rgbs[b])
+        assert row["ssim"] == metrics.ssim_luminance(rgbs[a], rgbs[b])
+        assert row["palette"] == metrics.palette_distance(rgbs[a], rgbs[b], HEIGHT)
+
+
+# ---------------------------------------------------------------- one run, several images
+
+
+def test_a_run_yardstick_measures_each_image_as_measure_does(tmp_path, judge, second_judge):
+    """RunYardstick computes the references once and measures a run's images in turn (its milestones
+    and final image): each row must equal measuring that image alone, whatever was measured before."""
+    photo, painting = quantised(scene()), quantised(shuffled(blurred(scene(), 4)))
+    start = quantised(blurred(scene(), 1))
+    content, style = save(tmp_path, "photo", photo), save(tmp_path, "painting", painting)
+    outputs = [quantised(blurred(scene(), sigma)) for sigma in (3.0, 1.5, 0.5)]
+    yardstick = metrics.RunYardstick(photo, painting, start, judge=judge, second_judge=second_judge)
+    rows = [yardstick.measure(rgb) for rgb in outputs]
+    for index, rgb in enumerate(outputs):
+        alone = metrics.measure(
+            save(tmp_path, f"out{index}", rgb), content, style, start, judge=judge, second_judge=second_judge
+        )
+        assert rows[index] == alone
+        assert rows[index]["init_change"] == metrics.change_from_initial(judge, rgb, start, painting)["init_change"]
+        assert rows[index]["style_distance.relu1_1"] == metrics.style_distances(judge, rgb, painting)["relu1_1"]
+    assert len({row["style_distance"] for row in rows}) == 3  # three images, three answers

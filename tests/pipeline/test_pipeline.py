@@ -54,9 +54,9 @@ def test_full_config_dry_run_expands_every_experiment(tmp_path):
 def test_demo_config_dry_run(tmp_path):
     result = snakemake(tmp_path, "-n", "--configfile", str(REPO / "config/demo.yaml"))
     assert result.returncode == 0, result.stderr
-    # 32 runs of config.yaml, the two imagenet backbone runs replaced by random-weights ones, and
-    # the imagenet vgg19 run gone (the bundled vgg19 run is the default run): 31
-    assert job_counts(result.stdout)["stylize"] == 31
+    # 32 runs of config.yaml, the two imagenet backbone runs replaced by random-weights ones, the
+    # imagenet vgg19 run gone (the bundled vgg19 run is the default run), style_blend 3 weights not 4: 30
+    assert job_counts(result.stdout)["stylize"] == 30
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +75,10 @@ def files_under(folder) -> list[str]:
 @pytest.mark.slow
 def test_tiny_run_end_to_end(tiny_run):
     results = tiny_run / "results"
+    # 3 iterations: no milestones (nst.milestones), so each run's milestone folder holds only the mark
+    # Snakemake leaves in a directory output
     assert files_under(results / "runs") == sorted(
-        f"{PAIR}/{run}{ext}" for run in TINY_RUNS for ext in (".json", ".png")
+        f"{PAIR}/{run}{ext}" for run in TINY_RUNS for ext in (".json", ".png", ".milestones/.snakemake_timestamp")
     )
     for run, varied in TINY_RUNS.items():
         record = json.loads((results / "runs" / PAIR / f"{run}.json").read_text())
@@ -118,12 +120,16 @@ def test_tiny_run_measures_every_run(tiny_run):
         measured = json.loads((results / "metrics" / PAIR / f"{run}.json").read_text())
         assert measured["run"] == f"{PAIR}/{run}" and measured["judge"]["height"] == 32
         values = measured["metrics"]
+        # 3 iterations: too few for any milestone (nst.milestones), so the final image is the only budget
+        assert measured["budgets"] == [{"fraction": 1.0, "iteration": 3, "metrics": values}]
         assert -1 <= values["content_ssim"] <= 1 and values["style_distance"] > 0 and values["palette_distance"] > 0
         assert values["judge_upsampled"] is False
         assert (results / "logs/measure" / PAIR / f"{run}.log").is_file()
     for experiment in TINY_LABELS:  # two runs each: one pair of runs
-        pairs = json.loads((results / "metrics/pairs" / experiment / f"{PAIR}.json").read_text())["pairs"]
+        measured = json.loads((results / "metrics/pairs" / experiment / f"{PAIR}.json").read_text())
+        pairs = measured["pairs"]
         assert len(pairs) == 1 and 0 < pairs[0]["perceptual"] <= 2, pairs
+        assert measured["budgets"] == [{"fraction": 1.0, "pairs": pairs}]
 
 
 @pytest.mark.slow
@@ -270,6 +276,20 @@ def _bad(tmp_path, mutate) -> str:
     return out
 
 
+def test_bf16_on_a_cpu_without_bf16_units_is_refused_by_the_dry_run(tmp_path):
+    """`snakemake -n` already refuses (before any job is queued), on any machine: the CPU flags are
+    those of the AVX2-only kind (nst.hardware's override). Other cases: tests/pipeline/test_plan.py."""
+    config = yaml.safe_load(TINY.read_text())
+    config["experiments"]["init"]["sweeps"][0]["set"] = {"precision": "bf16"}
+    path = tmp_path / "bf16.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path / "work", "-n", "--configfile", str(path), env={"NST_CPU_FLAGS": "avx2 fma"})
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out[-3000:]
+    assert "precision bf16" in out and "no bf16 units" in out and "allow_slow_bf16" in out, out[-3000:]
+    assert not JOB_LINE.search(out), out[-3000:]
+
+
 def test_bad_config_unknown_key(tmp_path):
     out = _bad(tmp_path, lambda c: c["defaults"].update(stlye_weight=3))
     assert "stlye_weight" in out
@@ -327,7 +347,7 @@ def test_failed_run_is_isolated_and_retried_alone(tmp_path):
     config["experiments"]["init"]["sweeps"].append(
         {"set": {"weights": str(bad_weights)}, "vary": {"init_method": ["content"]}}
     )
-    # init_method = content is now two runs, which config.yaml's findings on init could not tell apart
+    # init_method = content is two runs here, which config.yaml's findings on init cannot tell apart
     config["experiments"]["init"]["findings"] = []
     path = tmp_path / "failing.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -144,3 +144,17 @@ def test_learning_rate_zero_is_refused_naming_the_key(place):
         sweep["vary"] = {"learning_rate": [0.5, 0]}
     message = refused(cfg)
     assert "learning_rate" in message and "experiments.init.sweeps[0]" in message, message
+
+
+def test_bf16_without_bf16_units_is_refused_at_planning(monkeypatch):
+    """`snakemake -n` refuses through this (a real dry run: test_pipeline); both kinds of CPU."""
+    cfg = config(device="cpu")
+    cfg["experiments"]["init"]["sweeps"][0]["set"] = {"precision": "bf16"}
+    monkeypatch.setenv("NST_CPU_FLAGS", "avx2 fma")
+    message = refused(cfg)
+    assert "2 run(s) with precision bf16" in message and "no bf16 units" in message and "allow_slow_bf16" in message
+    assert plan_experiments(config(device="cpu"), REPO).runs  # fp32 only: planned
+    assert plan_experiments(cfg | {"allow_slow_bf16": True}, REPO).runs  # insisted
+    monkeypatch.setenv("NST_CPU_FLAGS", "avx2 fma avx512_bf16")
+    plan = plan_experiments(cfg, REPO)
+    assert sum(run.params["precision"] == "bf16" for run in plan.runs.values()) == 2

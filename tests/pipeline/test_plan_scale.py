@@ -1,4 +1,4 @@
-"""Planning big matrices (#11 part 1): every run still gets the engine's full check, each image file
+"""Planning big matrices: every run still gets the engine's full check, each image file
 is decoded once, and nothing Snakemake sees grows with the square of the number of runs.
 Timings live in bench/bench_planning.py and BENCHMARKS.md, not here."""
 
@@ -110,7 +110,7 @@ def test_experiments_by_run_lists_each_experiment_once_in_plan_order():
     assert index.keys() == plan.runs.keys()
     defaults_run = next(run for run, names in index.items() if len(names) > 1)
     assert index[defaults_run] == ["init", "content_layer", "style_layers", "backbone", "color_control", "style_scale"]
-    searched = {  # the old per-run search, as the reference
+    searched = {  # a search of every experiment per run, as the reference
         run: [n for n, e in plan.experiments.items() if any(x["run"] == run for xs in e.runs.values() for x in xs)]
         for run in plan.runs
     }

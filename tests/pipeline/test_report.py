@@ -1,4 +1,4 @@
-"""The HTML report (nst_pipeline.report.write_report), from a results tree of real
+"""The HTML report (nst_pipeline.report_job.write_report), from a results tree of real
 tiny runs (32 px, 3 iterations, made once for the module): two bundled-weights runs, one
 random-weights run, one failed run (a failure record) and one run not made at all."""
 
@@ -21,7 +21,7 @@ import nst
 from nst.api import RESULT_PARAMETERS, check_run
 from nst.naming import run_id
 from nst_pipeline import outcome, paths
-from nst_pipeline.report import write_report
+from nst_pipeline.report_job import write_report
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "data" / "content" / "chelsea.jpg"

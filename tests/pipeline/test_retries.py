@@ -1,4 +1,4 @@
-"""Retries (#11 part 3): a run that failed deterministically (bad input: the CLI's exit 2; non-finite
+"""Retries: a run that failed deterministically (bad input: the CLI's exit 2; non-finite
 loss: exit 3) is not run again by a retry of the same invocation; anything else, and a run stopped by
 SIGTERM (checkpointed), is."""
 

@@ -1,4 +1,4 @@
-"""The report job's scorecard, findings.json and runs.tsv (nst_pipeline.report.write_report with
+"""The report job's scorecard, findings.json and runs.tsv (nst_pipeline.report_job.write_report with
 nst_pipeline.scorecard and runs_table), from a hand-made results tree: sidecars with loss histories
 written to be converged or not, and metrics files with chosen values, so every verdict is known.
 The plan's findings are given as the planner leaves them (check.over filled in).
@@ -13,21 +13,28 @@ from pathlib import Path
 
 import pandas
 import pytest
+import yaml
 from PIL import Image
-from pipeline_helpers import html_element
+from pipeline_helpers import REPO, html_element
 
 from nst.api import RESULT_PARAMETERS, check_run
 from nst.naming import run_id
-from nst_pipeline import paths
-from nst_pipeline.report import write_report
+from nst_pipeline import paths, report_job
+from nst_pipeline.plan import plan_experiments
+from nst_pipeline.report_job import write_report
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "data" / "content" / "chelsea.jpg"
 STYLE = ROOT / "data" / "style" / "starry_night.jpg"
 PAIR = "chelsea__starry_night"
 BASE = {"weights": "bundled", "height": 32, "iterations": 10}
-# style weight -> (style distance, content SSIM, converged?)
-RUNS = {10.0: (0.60, 0.50, True), 100.0: (0.45, 0.40, True), 1000.0: (0.30, 0.30, True), 1e4: (0.20, 0.05, False)}
+# style weight -> (style distance, content SSIM, loss flat at the end?, content SSIM at half the budget)
+RUNS = {
+    10.0: (0.60, 0.50, True, 0.50),
+    100.0: (0.45, 0.40, True, 0.40),
+    1000.0: (0.30, 0.30, True, 0.30),
+    1e4: (0.20, 0.05, False, 0.45),  # at B/2 above the 1000 run: S10 turns from differs to agrees
+}
 
 
 def _params(style_weight: float) -> dict:
@@ -78,11 +85,11 @@ FINDINGS = [
             "goal": "lowest",
             "expect": 1000,
             "over": "style_weight",
-            "at": [10, 100, 1000],  # the converged runs (the unconverged 1e4 would make it inconclusive)
+            "at": [10, 100, 1000],
             "gate": {"metric": "content_ssim", "min": 0.2},
         },
     },
-    {  # reads 10 and 100 only: both converged, 0.60 -> 0.45 is not an increase
+    {  # reads 10 and 100 only: 0.60 -> 0.45 is not an increase
         "id": "S1",
         "statement": "Style distance rises with style weight.",
         "source": "test",
@@ -94,7 +101,7 @@ FINDINGS = [
             "at": [10, 100],
         },
     },
-    {  # needs the unconverged 1e4 run
+    {  # unsettled: at B/2 the 1e4 run steps back up
         "id": "S10",
         "statement": "Content SSIM falls with style weight.",
         "source": "test",
@@ -107,7 +114,7 @@ FINDINGS = [
 def written(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("scorecard")
     entries = []
-    for style_weight, (style, ssim, converged) in RUNS.items():
+    for style_weight, (style, ssim, converged, half_ssim) in RUNS.items():
         name = _name(style_weight)
         image = root / paths.run_image(name)
         image.parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +122,12 @@ def written(tmp_path_factory) -> Path:
         (root / paths.run_sidecar(name)).write_text(json.dumps(_record(style_weight, converged)))
         measured = root / paths.run_metrics(name)
         measured.parent.mkdir(parents=True, exist_ok=True)
-        measured.write_text(json.dumps({"run": name, "judge": {"height": 32}, "metrics": _metrics(style, ssim)}))
+        budgets = [
+            {"fraction": 0.5, "iteration": 5, "metrics": _metrics(style, half_ssim)},
+            {"fraction": 1.0, "iteration": 10, "metrics": _metrics(style, ssim)},
+        ]
+        payload = {"run": name, "judge": {"height": 32}, "metrics": _metrics(style, ssim), "budgets": budgets}
+        measured.write_text(json.dumps(payload))
         label = f"style_weight = {style_weight:g}"
         entries.append({"run": name, "label": label, "row": 0, "varied_values": {"style_weight": style_weight}})
     plan = {
@@ -143,9 +155,32 @@ def test_verdicts_and_their_numbers(written):
     assert verdicts["S2"]["numbers"]["best"] == "1000" and verdicts["S2"]["numbers"]["runner_up"] == "100"
     assert verdicts["S2"]["numbers"]["gap"] == pytest.approx(0.15)
     assert verdicts["S1"]["verdict"] == "differs"
-    s10 = verdicts["S10"]
-    assert s10["verdict"] == "inconclusive" and "had not converged: 10000 20.0%" in s10["reason"], s10
-    assert s10["check_says"] == "agrees"  # 0.50, 0.40, 0.30, 0.05: falling
+    assert verdicts["S2"]["settled"] is True and verdicts["S1"]["settled"] is True
+    s10 = verdicts["S10"]  # 0.50, 0.40, 0.30, 0.05: falling; at B/2 0.30 -> 0.45 steps back
+    assert s10["verdict"] == "agrees" and s10["check_says"] is None, s10
+    assert s10["settled"] is False and s10["settled_text"] == "unsettled: differs → agrees (B/2 → B)"
+    trajectory = [(b["budget"], b["iterations"], b["verdict"]) for b in s10["trajectory"]]
+    assert trajectory == [("B/2", [5], "differs"), ("B", [10], "agrees")]
+    assert s10["trajectory"][0]["numbers"]["steps"]["1000 → 10000"] == pytest.approx(0.15)
+
+
+def test_findings_json_states_the_scale_judged(written):
+    payload = json.loads((written / "findings.json").read_text())
+    assert payload["scale"] == {
+        "heights": [32],
+        "iterations": [10],
+        "judge_heights": [32],
+        "study": {"height": 400, "iterations": 1000},
+        "is_study_scale": False,
+    }
+    assert payload["settled"] == {"settled": 2, "unsettled": 1, "unknown": 0}
+
+
+def test_the_study_scale_is_stylizes_default_scale():
+    from nst.api import parameter_defaults
+    from nst_pipeline.scorecard import STUDY_SCALE
+
+    assert STUDY_SCALE == (parameter_defaults()["height"], parameter_defaults()["iterations"])
 
 
 def test_scorecard_rows_in_the_studys_order_with_numbers(written):
@@ -156,15 +191,186 @@ def test_scorecard_rows_in_the_studys_order_with_numbers(written):
     assert "style distance (0 = the painting): 10 0.6 · 100 0.45 · 1000 0.3;" in card.text
     assert "gate content_ssim ≥ 0.2" in card.text
     assert "weighted loss at the end: content 1%, style 99%" in card.text
-    assert "1 agrees" in card.text and "1 differs" in card.text and "1 inconclusive" in card.text
+    assert "2 agrees" in card.text and "1 differs" in card.text and "0 inconclusive" in card.text
+    assert "2 settled, 1 unsettled" in card.text
+    assert "Judged at 32 px × 10 iterations (judge height 32 px): a PREVIEW, not the study's scale" in card.text
+    assert "unsettled: differs → agrees (B/2 → B)" in card.text
 
 
 def test_runs_table(written):
     table = pandas.read_csv(written / "runs.tsv", sep="\t").set_index("style_weight")
     assert sorted(table.index) == sorted(RUNS)
-    for style_weight, (style, ssim, converged) in RUNS.items():
+    for style_weight, (style, ssim, converged, _) in RUNS.items():
         row = table.loc[style_weight]
         assert (row["style_distance"], row["content_ssim"]) == (style, ssim)
         assert bool(row["converged"]) is converged
         assert row["loss_fall_tail"] == pytest.approx(0.001 if converged else 0.2)
         assert row["experiments"] == "sweep" and row["status"] == "ok" and row["weights_label"] == "bundled (test)"
+
+
+def test_a_snapshot_carries_the_scorecard_as_markdown_and_the_files(written, tmp_path):
+    from nst_pipeline.snapshot import write_snapshot
+
+    grid = written / "results" / "grids" / "sweep" / f"{PAIR}.png"
+    grid.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (1800, 600), (10, 20, 30)).save(grid)
+    results = written / "results"
+    for name in ("findings.json", "runs.tsv"):
+        (results / name).write_bytes((written / name).read_bytes())
+    write_snapshot(results, tmp_path / "reference", 412.0, "make reference")
+    card = (tmp_path / "reference" / "scorecard.md").read_text()
+    assert "Judged at 32 px × 10 iterations (judge height 32 px): a preview, not the study's scale." in card
+    assert "2 agrees, 1 differs, 0 inconclusive; 2 settled, 1 unsettled" in card
+    assert (
+        "| **S10** (sweep) | Content SSIM falls with style weight. | **agrees**, unsettled | B/2 differs → B agrees |"
+        in card
+    )
+    with Image.open(tmp_path / "reference" / "grids" / f"sweep__{PAIR}.png") as small:
+        assert small.size == (900, 300)
+    assert json.loads((tmp_path / "reference" / "findings.json").read_text()) == json.loads(
+        (written / "findings.json").read_text()
+    )
+    assert (
+        "wall time (Snakemake, start-up included): 412 s (6.9 min)"
+        in (tmp_path / "reference" / "README.md").read_text()
+    )
+
+
+# ---------------------------------------------------------------- config.yaml's findings across experiments
+
+# config.yaml's own findings that read beyond their experiment's per-run numbers: F2a and F3b a run of
+# experiment init, F1a and F4a the pairwise files (rule measure_pairs). Planned by the planner, at a
+# tiny size, on three pairs: one whose numbers agree with each of them, one whose numbers contradict
+# each, one with every run measured but no pairwise files. Numbers are tenths apart, the margins
+# hundredths (perceptual: 0.42, against 0.05 and 0.9); loss histories are flat.
+CROSS = ("F1a", "F2a", "F3b", "F4a")
+AGREES, DIFFERS, NO_PAIRS = "chelsea__starry_night", "coffee__starry_night", "astronaut__starry_night"
+NEAR, FAR = 0.05, 0.9  # pairwise perceptual distances: the same image, different images
+
+
+def _cross_plan() -> tuple[dict, dict]:
+    """The report's plan (as workflow/rules/common.smk hands it over) and the planner's runs."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["defaults"] |= {"height": 32, "iterations": 10}
+    config["pairs"] = [pair.split("__") for pair in (AGREES, DIFFERS, NO_PAIRS)]
+    config["run_experiments"] = ["init", "style_weight", "content_layer"]
+    planned = plan_experiments(config, REPO)
+    report_plan = {
+        name: {"claim": e.claim, "varied": e.varied, "pairs": e.pairs, "runs": e.runs, "findings": e.findings}
+        for name, e in planned.experiments.items()
+    }
+    return report_plan, planned.runs
+
+
+def _runs_where(plan: dict, experiment: str, pair: str, **values) -> list[str]:
+    return [e["run"] for e in plan[experiment]["runs"][pair] if values.items() <= e["varied_values"].items()]
+
+
+def _cross_metrics(plan: dict, runs: dict, pair: str) -> dict[str, dict]:
+    """run -> its metrics: init's content run keeps the photo (SSIM 0.6) and is closest to the painting
+    (0.3); the style-init runs of style_weight lose the photo (0.1), and its gaussian run at style weight
+    10 is as close to the painting as init's content run. In DIFFERS, style weight 1 keeps the photo
+    better than init's content run does (F2a), and gaussian 10 is far from the painting (F3b)."""
+    values = {name: {"content_ssim": 0.3, "style_distance": 0.5} for e in plan for name in _runs_where(plan, e, pair)}
+    (content,) = _runs_where(plan, "init", pair, init_method="content")
+    values[content] = {"content_ssim": 0.6, "style_distance": 0.3}
+    for name in _runs_where(plan, "style_weight", pair):
+        if runs[name].params["init_method"] == "style":
+            kept = 0.9 if pair == DIFFERS and runs[name].params["style_weight"] == 1 else 0.1
+            values[name] |= {"content_ssim": kept}
+    gaussian_10 = [
+        name
+        for name in _runs_where(plan, "style_weight", pair, style_weight=10)
+        if runs[name].params["init_method"] == "gaussian"
+    ]
+    assert len(gaussian_10) == 1 and gaussian_10[0] != content
+    values[gaussian_10[0]] |= {"style_distance": 0.6 if pair == DIFFERS else 0.3}
+    return values
+
+
+def _cross_pairs(plan: dict, experiment: str, pair: str) -> list[dict]:
+    """Pairwise rows: init's outputs all apart (DIFFERS: content and style init the same image);
+    content_layer's all alike (DIFFERS: layers 1 and 5 apart)."""
+    entries = plan[experiment]["runs"][pair]
+    rows = []
+    for i, a in enumerate(entries):
+        for b in entries[i + 1 :]:
+            values = {v for e in (a, b) for v in e["varied_values"].values()}
+            if experiment == "init":
+                distance = NEAR if pair == DIFFERS and values == {"content", "style"} else FAR
+            else:
+                distance = FAR if pair == DIFFERS and values == {1, 5} else NEAR
+            rows.append({"a": a["run"], "b": b["run"], "perceptual": distance})
+    return rows
+
+
+def _write_run(name: str, run, metrics: dict) -> None:
+    image = Path(paths.run_image(name))
+    image.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (48, 32), (120, 90, 60)).save(image)
+    record = {
+        "content_image": run.content,
+        "style_image": run.style,
+        "style_images": [run.style],
+        "parameters": run.params,
+        "weights": {"source": "bundled", "sha256": "ab" * 32, "label": "bundled (test)", "pretrained": True},
+        "random_weights": False,
+        "iterations_done": 10,
+        "stopped_early": False,
+        "final_losses": {"content": 1.0, "style": 2.0, "tv": 3.0, "total": 99.9},
+        "loss_history": [{"content": 1.0, "style": 2.0, "tv": 3.0, "total": 100.0}] * 10,
+    }
+    Path(paths.run_sidecar(name)).write_text(json.dumps(record))
+    measured = Path(paths.run_metrics(name))
+    measured.parent.mkdir(parents=True, exist_ok=True)
+    measured.write_text(json.dumps({"run": name, "judge": {"height": 32}, "metrics": metrics}))
+
+
+@pytest.fixture(scope="module")
+def cross(tmp_path_factory) -> tuple[dict, dict]:
+    """(id, pair) -> the verdict in findings.json, from the report job run on the hand-made tree; and
+    the plan."""
+    root = tmp_path_factory.mktemp("cross")
+    plan, runs = _cross_plan()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        for pair in (AGREES, DIFFERS, NO_PAIRS):
+            for name, metrics in _cross_metrics(plan, runs, pair).items():
+                _write_run(name, runs[name], metrics)
+            for experiment in plan:
+                grid = Path(paths.grid_image(experiment, pair))  # drawn already: the report need not
+                grid.parent.mkdir(parents=True, exist_ok=True)
+                Image.new("RGB", (8, 8)).save(grid)
+                if pair != NO_PAIRS:
+                    rows = _cross_pairs(plan, experiment, pair)
+                    Path(paths.pair_metrics(experiment, pair)).parent.mkdir(parents=True, exist_ok=True)
+                    Path(paths.pair_metrics(experiment, pair)).write_text(json.dumps({"pairs": rows}))
+        # the page itself is not read here, and its figures would cost ~40 s of CPU
+        patch.setattr(report_job, "build_report", lambda *args, **kwargs: None)
+        write_report(plan, root / "report.html", "test", None, root / "findings.json")
+    verdicts = json.loads((root / "findings.json").read_text())["findings"]
+    return {(v["id"], v["pair"]): v for v in verdicts}, plan
+
+
+@pytest.mark.parametrize("finding", CROSS)
+@pytest.mark.parametrize("pair, verdict", [(AGREES, "agrees"), (DIFFERS, "differs")])
+def test_findings_across_experiments_and_pairwise_files_decide(cross, finding, pair, verdict):
+    found = cross[0][(finding, pair)]
+    assert found["verdict"] == verdict, found
+
+
+@pytest.mark.parametrize("pair", [AGREES, DIFFERS])
+def test_the_other_experiments_run_is_the_one_read(cross, pair):
+    verdicts, plan = cross
+    (init_content,) = _runs_where(plan, "init", pair, init_method="content")
+    assert verdicts[("F2a", pair)]["numbers"]["references"]["max"] == {"run": init_content, "value": 0.6}
+    assert verdicts[("F3b", pair)]["runs"][1] == init_content
+    assert verdicts[("F3b", pair)]["numbers"]["difference"] == pytest.approx(0.3 if pair == DIFFERS else 0.0)
+
+
+@pytest.mark.parametrize("finding", ["F1a", "F4a"])
+def test_without_the_pairwise_file_a_pairwise_finding_is_inconclusive(cross, finding):
+    verdicts = cross[0]
+    found = verdicts[(finding, NO_PAIRS)]
+    assert found["verdict"] == "inconclusive" and "pairwise distances missing" in found["reason"], found
+    assert verdicts[("F2a", NO_PAIRS)]["verdict"] == "agrees"  # the pair's per-run numbers decide

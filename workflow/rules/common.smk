@@ -66,7 +66,7 @@ def job_attempt(wildcards, attempt):
 
 
 def run_pair(wildcards):
-    return wildcards.run.split("/")[0]
+    return paths.split_run(wildcards.run)[0]
 
 
 def run_labels(wildcards):
@@ -114,6 +114,14 @@ def pair_runs(wildcards):
 
 def pair_run_images(wildcards):
     return [paths.run_image(run) for run in pair_runs(wildcards)]
+
+
+def pair_run_sidecars(wildcards):
+    return [paths.run_sidecar(run) for run in pair_runs(wildcards)]
+
+
+def pair_run_milestones(wildcards):
+    return [paths.run_milestones(run) for run in pair_runs(wildcards)]
 
 
 def all_run_metrics():

@@ -1,4 +1,4 @@
-# The fixed yardstick (issue #8): CPU jobs, no GPU resource; small enough to run anywhere, on the
+# The fixed yardstick: CPU jobs, no GPU resource; small enough to run anywhere, on the
 # cluster as ordinary CPU jobs (not localrules: a full config has one per run).
 
 
@@ -6,6 +6,7 @@ rule measure:
     input:
         image=paths.run_image("{run}"),
         sidecar=paths.run_sidecar("{run}"),
+        milestones=paths.run_milestones("{run}"),
         content=content_image,
         style=style_image,
     output:
@@ -28,6 +29,8 @@ rule measure:
 rule measure_pairs:
     input:
         images=pair_run_images,
+        sidecars=pair_run_sidecars,
+        milestones=pair_run_milestones,
     output:
         paths.pair_metrics("{experiment}", "{pair}"),
     log:

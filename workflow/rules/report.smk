@@ -23,16 +23,10 @@ rule make_report:
 onerror:
     # Some runs failed (the others went on: keep-going). Write the report anyway, listing the failed
     # runs with their errors; the next invocation redoes only what is missing.
-    from nst_pipeline.report import write_report
+    from nst_pipeline.report_job import run_report_job
 
     try:
-        write_report(
-            plan_for_report(),
-            Path(paths.REPORT),
-            config["report_title"],
-            Path(paths.RUNS_TABLE),
-            Path(paths.FINDINGS),
-        )
+        run_report_job(plan_for_report(), config["report_title"])
         print(f"nst-pipeline: some runs failed; {paths.REPORT} lists them with their errors", file=sys.stderr)
     except Exception as error:  # the report is a courtesy here; the failure is already reported
         print(f"nst-pipeline: could not write the partial report: {error}", file=sys.stderr)

@@ -11,6 +11,7 @@ rule stylize:
             labels=run_labels,
         ),
         sidecar=paths.run_sidecar("{run}"),
+        milestones=directory(paths.run_milestones("{run}")),
     log:
         paths.run_log("{run}"),
     benchmark:

@@ -1,16 +1,9 @@
-"""Snakemake script of rule make_report: the self-contained HTML report (logic: nst_pipeline.report)."""
-
-from pathlib import Path
+"""Snakemake script of rule make_report: the report job (logic: nst_pipeline.report_job), writing the
+rule's outputs, which are paths.REPORT, RUNS_TABLE and FINDINGS."""
 
 from _helpers import logged_to
 
-from nst_pipeline.report import write_report
+from nst_pipeline.report_job import run_report_job
 
 with logged_to(snakemake.log[0]):
-    write_report(
-        snakemake.params.plan,
-        Path(snakemake.output[0]),
-        snakemake.params.title,
-        Path(snakemake.output.table),
-        Path(snakemake.output.findings),
-    )
+    run_report_job(snakemake.params.plan, snakemake.params.title)

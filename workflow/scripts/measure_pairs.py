@@ -9,6 +9,7 @@ with logged_to(snakemake.log[0]):
     measure_pairs_job(
         list(snakemake.params.runs),
         list(snakemake.input.images),
+        list(snakemake.input.sidecars),
         snakemake.output[0],
         height=snakemake.params.height,
         threads=snakemake.threads,

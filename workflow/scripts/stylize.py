@@ -19,4 +19,5 @@ with logged_to(snakemake.log[0], earlier_attempts=paths.run_attempts_log(snakema
         failure_record=snakemake.params.failure_record,
         code=snakemake.params.code,
         attempt=snakemake.resources.attempt,
+        allow_slow_bf16=snakemake.config["allow_slow_bf16"],
     )

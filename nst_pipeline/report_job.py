@@ -1,0 +1,79 @@
+"""The report job: rule make_report, and Snakemake's onerror hook after a run failed (both through
+run_report_job(), the one call). It reads what is on disk (each run's outcome and metrics, once),
+judges the findings (nst_pipeline.scorecard), writes results/runs.tsv and results/findings.json, draws
+the grids the pipeline could not make, and hands all of it to the page (nst_pipeline.report).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from nst_pipeline import paths, scorecard
+from nst_pipeline.grid import grid_png, grid_title
+from nst_pipeline.outcome import RunOutcome, load_outcomes
+from nst_pipeline.report import ExperimentResults, build_report
+from nst_pipeline.runs_table import write_runs_table
+
+
+def run_report_job(plan: dict, title: str) -> None:
+    """The whole job, writing the make_report rule's outputs (paths.REPORT, RUNS_TABLE, FINDINGS,
+    relative to the working directory). `plan`: common.smk's plan_for_report()."""
+    write_report(plan, Path(paths.REPORT), title, Path(paths.RUNS_TABLE), Path(paths.FINDINGS))
+
+
+def write_report(plan: dict, out: Path, title: str, table: Path | None = None, verdicts: Path | None = None) -> None:
+    """The HTML report from whatever is on disk (each run's files read once). A pair whose grid the
+    pipeline has not made (because a run failed) gets one drawn here, with the failed runs' tiles marked.
+    `table`, `verdicts`: where to write runs.tsv and findings.json too (the make_report rule's outputs)."""
+    seen: dict[str, RunOutcome] = {}
+    outcomes = {
+        name: {pair: load_outcomes(name, pair, experiment["runs"][pair], seen) for pair in experiment["pairs"]}
+        for name, experiment in plan.items()
+    }
+    measured = scorecard.load_metrics(seen)
+    evaluated = scorecard.evaluate_plan(plan, outcomes, measured)
+    runs = [run for pairs in outcomes.values() for runs in pairs.values() for run in runs]
+    if table is not None:
+        write_runs_table(runs, measured, table)
+    if verdicts is not None:
+        scorecard.write_findings(evaluated, measured, verdicts, scorecard.judged_scale(runs, measured))
+    experiments = [
+        ExperimentResults(
+            name=name,
+            claim=experiment["claim"],
+            varied=list(experiment["varied"]),
+            runs=[run for pair in experiment["pairs"] for run in outcomes[name][pair]],
+            grids={pair: _grid_for_report(name, pair, outcomes[name][pair], seen) for pair in experiment["pairs"]},
+            verdicts=[v for v in evaluated if v.experiment == name],
+            measured={
+                run.run: measured[run.run] for pairs in outcomes[name].values() for run in pairs if run.run in measured
+            },
+        )
+        for name, experiment in plan.items()
+    ]
+    build_report(experiments, Path(out), title=title)
+
+
+def _grid_for_report(experiment: str, pair: str, runs: list[RunOutcome], seen: dict) -> bytes | None:
+    """The pipeline's grid PNG where it is complete, else one drawn now; None without the pair's images."""
+    grid = Path(paths.grid_image(experiment, pair))
+    if grid.is_file() and all(run.status == "ok" for run in runs):
+        return grid.read_bytes()
+    content, style = _pair_images(pair, seen.values())
+    if content is None or style is None:
+        return None
+    return grid_png(content, style, runs, grid_title(experiment, pair))
+
+
+def _pair_images(pair: str, known: Iterable[RunOutcome]) -> tuple[Path | None, list[Path] | None]:
+    """Content and style image paths of a pair, from any finished run's sidecar (read already, or on disk)."""
+    records = (run.record for run in known if run.pair == pair and run.record)
+    sidecars = sorted(Path(paths.run_image(pair)).with_suffix("").glob("*.json"))
+    on_disk = (json.loads(sidecar.read_text(encoding="utf-8")) for sidecar in sidecars)
+    for record in itertools.chain(records, on_disk):  # lazily: the first record found is enough
+        styles = record.get("style_images") or [record["style_image"]]
+        return Path(record["content_image"]), [Path(style) for style in styles]
+    return None, None
