@@ -1,4 +1,8 @@
-"""The Snakemake pipeline for real: lint, dry-runs, a tiny end-to-end run, reruns, report, bad configs."""
+"""The Snakemake pipeline for real: dry-runs, a tiny end-to-end run, reruns, report, bad configs.
+
+(Snakemake's --lint runs in `make lint`, which `make test` runs first.) Bad configs go through the
+schema and the planner in-process (pipeline_helpers.config_refusal: what the Snakefile runs before any
+job); two of them also through a real Snakemake, which must stop before any job with that message."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import zipfile
 import pytest
 import yaml
 from PIL import Image
-from pipeline_helpers import JOB_LINE, REPO, html_element, job_counts, snakemake, write_config
+from pipeline_helpers import JOB_LINE, REPO, config_refusal, html_element, job_counts, snakemake, write_config
 
 from nst.params import RESULT_PARAMETERS
 
@@ -31,12 +35,6 @@ TINY_LABELS = {
     "init": ["init_method = content", "init_method = gaussian"],
     "style_layers": ["style_layers = 2", "style_layers = 6"],
 }
-
-
-def test_lint_is_clean(tmp_path):
-    result = snakemake(tmp_path, "--lint")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Lints for" not in result.stdout + result.stderr
 
 
 def test_full_config_dry_run_expands_every_experiment(tmp_path):
@@ -256,22 +254,35 @@ def test_snakemake_report(tiny_run):
     assert grids == {f"{PAIR}.png"} and sum(name.endswith(f"/{PAIR}.png") for name in names) == 2
 
 
-def _bad(tmp_path, mutate) -> str:
+def _bad_config(mutate) -> dict:
     config = yaml.safe_load(TINY.read_text())
     mutate(config)
+    return config
+
+
+def _bad(tmp_path, mutate) -> str:
+    """In-process: the schema's or the planner's message refusing tiny.yaml changed by `mutate`."""
+    return config_refusal(_bad_config(mutate))
+
+
+def _bad_in_snakemake(tmp_path, mutate) -> str:
+    """A real Snakemake on the same config: it must stop before any job, saying what the in-process
+    check says (so the in-process cases stand for real runs)."""
     path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump(_bad_config(mutate)))
     # a real invocation, not a dry run (which never creates results/): it must stop before any job
     result = snakemake(tmp_path / "work", "--configfile", str(path))
     out = result.stdout + result.stderr
     assert result.returncode != 0, out[-3000:]
     assert not JOB_LINE.search(out), out[-3000:]
     assert not (tmp_path / "work/results").exists()
+    for line in _bad(tmp_path, mutate).splitlines()[:2]:  # the planner's line; the schema's title and error
+        assert line.strip() in out, (line, out[-3000:])
     return out
 
 
 def test_bad_config_unknown_key(tmp_path):
-    out = _bad(tmp_path, lambda c: c["defaults"].update(stlye_weight=3))
+    out = _bad_in_snakemake(tmp_path, lambda c: c["defaults"].update(stlye_weight=3))
     assert "stlye_weight" in out
 
 
@@ -286,7 +297,8 @@ def test_bad_config_unknown_backbone(tmp_path):
 
 
 def test_bad_config_layer_out_of_range(tmp_path):
-    out = _bad(tmp_path, lambda c: c["experiments"]["style_layers"]["sweeps"][0]["vary"].update(style_layers=[2, 7]))
+    sweep = lambda c: c["experiments"]["style_layers"]["sweeps"][0]  # noqa: E731
+    out = _bad_in_snakemake(tmp_path, lambda c: sweep(c)["vary"].update(style_layers=[2, 7]))
     assert "style_layers 7 out of range" in out and "experiments.style_layers" in out
 
 
