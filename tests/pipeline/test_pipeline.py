@@ -1,4 +1,8 @@
-"""The Snakemake pipeline for real: lint, dry-runs, a tiny end-to-end run, reruns, report, bad configs."""
+"""The Snakemake pipeline for real: dry-runs, a tiny end-to-end run, reruns, report, bad configs.
+
+(Snakemake's --lint runs in `make lint`, which `make test` runs first.) Bad configs go through the
+schema and the planner in-process (pipeline_helpers.config_refusal: what the Snakefile runs before any
+job); two of them also through a real Snakemake, which must stop before any job with that message."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import zipfile
 import pytest
 import yaml
 from PIL import Image
-from pipeline_helpers import JOB_LINE, REPO, html_element, job_counts, snakemake, write_config
+from pipeline_helpers import JOB_LINE, REPO, config_refusal, html_element, job_counts, snakemake, write_config
 
 from nst.params import RESULT_PARAMETERS
 
@@ -33,12 +37,6 @@ TINY_LABELS = {
 }
 
 
-def test_lint_is_clean(tmp_path):
-    result = snakemake(tmp_path, "--lint")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Lints for" not in result.stdout + result.stderr
-
-
 def test_full_config_dry_run_expands_every_experiment(tmp_path):
     result = snakemake(tmp_path, "-n")
     assert result.returncode == 0, result.stderr
@@ -57,15 +55,6 @@ def test_demo_config_dry_run(tmp_path):
     # 32 runs of config.yaml, the two imagenet backbone runs replaced by random-weights ones, the
     # imagenet vgg19 run gone (the bundled vgg19 run is the default run), style_blend 3 weights not 4: 30
     assert job_counts(result.stdout)["stylize"] == 30
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """A real run of tests/configs/tiny.yaml: 4 entries, 3 unique runs (style_layers 6 = init content)."""
-    workdir = tmp_path_factory.mktemp("tiny")
-    result = snakemake(workdir, "--configfile", str(TINY))
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    return workdir
 
 
 def files_under(folder) -> list[str]:
@@ -262,17 +251,30 @@ def test_snakemake_report(tiny_run):
     assert grids == {f"{PAIR}.png"} and sum(name.endswith(f"/{PAIR}.png") for name in names) == 2
 
 
-def _bad(tmp_path, mutate) -> str:
+def _bad_config(mutate) -> dict:
     config = yaml.safe_load(TINY.read_text())
     mutate(config)
+    return config
+
+
+def _bad(tmp_path, mutate) -> str:
+    """In-process: the schema's or the planner's message refusing tiny.yaml changed by `mutate`."""
+    return config_refusal(_bad_config(mutate))
+
+
+def _bad_in_snakemake(tmp_path, mutate) -> str:
+    """A real Snakemake on the same config: it must stop before any job, saying what the in-process
+    check says (so the in-process cases stand for real runs)."""
     path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump(_bad_config(mutate)))
     # a real invocation, not a dry run (which never creates results/): it must stop before any job
     result = snakemake(tmp_path / "work", "--configfile", str(path))
     out = result.stdout + result.stderr
     assert result.returncode != 0, out[-3000:]
     assert not JOB_LINE.search(out), out[-3000:]
     assert not (tmp_path / "work/results").exists()
+    for line in _bad(tmp_path, mutate).splitlines()[:2]:  # the planner's line; the schema's title and error
+        assert line.strip() in out, (line, out[-3000:])
     return out
 
 
@@ -291,7 +293,7 @@ def test_bf16_on_a_cpu_without_bf16_units_is_refused_by_the_dry_run(tmp_path):
 
 
 def test_bad_config_unknown_key(tmp_path):
-    out = _bad(tmp_path, lambda c: c["defaults"].update(stlye_weight=3))
+    out = _bad_in_snakemake(tmp_path, lambda c: c["defaults"].update(stlye_weight=3))
     assert "stlye_weight" in out
 
 
@@ -306,7 +308,8 @@ def test_bad_config_unknown_backbone(tmp_path):
 
 
 def test_bad_config_layer_out_of_range(tmp_path):
-    out = _bad(tmp_path, lambda c: c["experiments"]["style_layers"]["sweeps"][0]["vary"].update(style_layers=[2, 7]))
+    sweep = lambda c: c["experiments"]["style_layers"]["sweeps"][0]  # noqa: E731
+    out = _bad_in_snakemake(tmp_path, lambda c: sweep(c)["vary"].update(style_layers=[2, 7]))
     assert "style_layers 7 out of range" in out and "experiments.style_layers" in out
 
 
