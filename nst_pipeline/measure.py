@@ -96,9 +96,8 @@ def measure_run_job(
         "budgets": budgets,
     }
     _write_json(out, payload)
-    print(
-        f"measured {run} ({len(budgets)} image{plural(len(budgets))}) at judge height {height} px in {time.perf_counter() - started:.1f} s"
-    )
+    images = f"{len(budgets)} image{plural(len(budgets))}"
+    print(f"measured {run} ({images}) at judge height {height} px in {time.perf_counter() - started:.1f} s")
     return payload
 
 
