@@ -57,15 +57,6 @@ def test_demo_config_dry_run(tmp_path):
     assert job_counts(result.stdout)["stylize"] == 31
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """A real run of tests/configs/tiny.yaml: 4 entries, 3 unique runs (style_layers 6 = init content)."""
-    workdir = tmp_path_factory.mktemp("tiny")
-    result = snakemake(workdir, "--configfile", str(TINY))
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    return workdir
-
-
 def files_under(folder) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
