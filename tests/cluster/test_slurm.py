@@ -507,9 +507,10 @@ def _run_of(pids: list[int]) -> str | None:
     runs = set()
     for pid in pids:
         try:
-            found = set(TARGET_RUN.findall(Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")))
+            arguments = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
+        found = set(TARGET_RUN.findall(arguments))
         if len(found) == 1:
             runs |= found
     return runs.pop() if len(runs) == 1 else None
