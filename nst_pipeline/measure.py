@@ -24,6 +24,7 @@ import torch
 
 from nst.images import atomic_write_bytes
 from nst_pipeline import metrics
+from nst_pipeline.formatting import plural
 
 
 def judge_height(configured: int | None, run_heights: Iterable[int]) -> int:
@@ -95,9 +96,8 @@ def measure_run_job(
         "budgets": budgets,
     }
     _write_json(out, payload)
-    print(
-        f"measured {run} ({len(budgets)} images) at judge height {height} px in {time.perf_counter() - started:.1f} s"
-    )
+    images = f"{len(budgets)} image{plural(len(budgets))}"
+    print(f"measured {run} ({images}) at judge height {height} px in {time.perf_counter() - started:.1f} s")
     return payload
 
 

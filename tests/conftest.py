@@ -44,3 +44,16 @@ def style_image(repo_root) -> Path:
     path = repo_root / "data" / "style" / "starry_night.jpg"
     assert path.is_file(), path
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A real run of tests/configs/tiny.yaml: 4 entries, 3 unique runs (style_layers 6 = init content).
+    One per session: tests/pipeline/test_pipeline.py checks it, tests/cluster/test_slurm.py compares
+    its SLURM run with it. Tests only read it (dry-runs and `--report` add nothing it is compared on)."""
+    from pipeline_helpers import snakemake
+
+    workdir = tmp_path_factory.mktemp("tiny")
+    result = snakemake(workdir, "--configfile", str(REPO_ROOT / "tests/configs/tiny.yaml"))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return workdir

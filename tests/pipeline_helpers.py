@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import shutil
@@ -12,9 +13,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import update_config, validate
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
 
 def snakemake(
@@ -31,6 +35,30 @@ def snakemake(
         env=os.environ | {"NST_OFFLINE": "1"} | (env or {}),
         cwd=workdir,
     )
+
+
+def snakefile_config(*configfiles: dict) -> dict:
+    """The config the Snakefile plans from, made in-process the way it makes it: config.yaml updated by
+    each `--configfile` in turn (Snakemake's update_config), then the Snakefile's validate() against the
+    schema (which also fills in the schema's defaults)."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for configfile in configfiles:
+        update_config(config, copy.deepcopy(configfile))
+    validate(config, str(SCHEMA))
+    return config
+
+
+def config_refusal(*configfiles: dict) -> str:
+    """In-process, what the Snakefile says when it refuses a config before any job: the schema's
+    message, else the planner's. Fails the test if the config is accepted."""
+    from nst.errors import NSTInputError
+    from nst_pipeline.plan import plan_experiments
+
+    try:
+        plan_experiments(snakefile_config(*configfiles), base_dir=REPO)
+    except (WorkflowError, NSTInputError) as error:
+        return str(error)
+    raise AssertionError(f"config accepted: {configfiles}")
 
 
 def job_counts(output: str) -> dict[str, int]:

@@ -2,8 +2,11 @@
 
 A test that cannot run where CI runs (no SLURM, no Chromium) would otherwise pass CI by skipping. Tests
 marked `gpu` are exempt: CI machines have no GPU, those tests run where one is present. xfail is not a
-skip. Without the switch (a laptop) skips stay skips, and the summary says how many and how to make
-them count. Registered by tests/conftest.py; tests/test_require_all.py runs it on generated tests.
+skip. A whole module skipped while it is collected (a module-level `pytest.importorskip` or
+`pytest.skip(allow_module_level=True)`) becomes a collection error: its marks are never read, so a gpu
+module must skip through a `skipif` mark, not at import. Without the switch (a laptop) skips stay
+skips, and the summary says how many and how to make them count. Registered by tests/conftest.py;
+tests/test_require_all.py runs it on generated tests.
 """
 
 from __future__ import annotations
@@ -38,6 +41,18 @@ def pytest_runtest_makereport(item, call):
     ):
         report.outcome = "failed"
         report.longrepr = f"{SWITCH}=1: this test was skipped, which counts as a failure here ({_skip_reason(report)})"
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    report = yield
+    if required() and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{SWITCH}=1: {collector.nodeid or collector.path} was skipped while collected, which counts as a "
+            f"failure here ({_skip_reason(report)})"
+        )
     return report
 
 

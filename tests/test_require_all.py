@@ -70,3 +70,34 @@ def test_switch_value_0_means_off(generated, monkeypatch):
     result = run(generated, monkeypatch, "0")
     result.assert_outcomes(passed=1, skipped=3, xfailed=1)
     assert result.ret == 0
+
+
+MODULE_LEVEL_SKIPS = {
+    "test_needs_a_missing_package": 'import pytest\npytest.importorskip("no_such_package_here")\n'
+    "def test_x():\n    pass\n",
+    "test_skips_itself": 'import pytest\npytest.skip("no slurm here", allow_module_level=True)\n'
+    "def test_y():\n    pass\n",
+    "test_fine": "def test_passes():\n    pass\n",
+}
+
+
+@pytest.fixture
+def skipped_modules(pytester):
+    pytester.makepyfile(**MODULE_LEVEL_SKIPS)
+    return pytester
+
+
+def test_without_the_switch_module_level_skips_stay_skips(skipped_modules, monkeypatch):
+    result = run(skipped_modules, monkeypatch, None)
+    result.assert_outcomes(passed=1, skipped=2)
+    assert result.ret == 0
+
+
+def test_with_the_switch_a_module_level_skip_fails_the_run(skipped_modules, monkeypatch):
+    result = run(skipped_modules, monkeypatch, "1")
+    result.assert_outcomes(errors=2)
+    assert result.ret != 0
+    output = result.stdout.str()
+    assert "test_needs_a_missing_package.py was skipped while collected" in output
+    assert "no_such_package_here" in output
+    assert "test_skips_itself.py was skipped while collected" in output and "no slurm here" in output

@@ -1,6 +1,9 @@
 """The `profiles/slurm` profile against a live one-node SLURM cluster (cluster/start-slurm.sh, root only):
-the tiny matrix through SLURM (GPU only for stylize, byte-identical to a local run), and a stylize job
-pre-empted with `scontrol requeue` that resumes from its checkpoint.
+the tiny matrix through SLURM (GPU only for stylize, byte-identical to the local run that
+tests/pipeline/test_pipeline.py makes), a stylize job pre-empted with `scontrol requeue` and runs cut
+by their time limit, each resuming from its checkpoint. That a resumed run ends with the bytes of an
+uninterrupted one is the engine's promise (tests/engine/test_resume.py); the tiny matrix shows that a
+SLURM job computes what a local job does, so these tests check that the resume happened, from where.
 
 Every wait is bounded; every Snakemake runs in its own session and is killed (with its SLURM jobs)
 in `finally`; the cluster is stopped at module teardown."""
@@ -150,14 +153,28 @@ def settled_sacct_rows(uuid: str, timeout: float = 60) -> list[dict]:
 
 def squeue_jobs(uuid: str) -> list[dict]:
     out = subprocess.run(
-        ["squeue", "-h", "--name", uuid, "-o", "%i|%T|%r|%k"], capture_output=True, text=True, timeout=30
+        ["squeue", "-h", "--name", uuid, "-o", "%i|%A|%T|%r|%k"], capture_output=True, text=True, timeout=30
     ).stdout
     jobs = []
     for line in out.splitlines():
         if line.strip():
-            job_id, state, reason, comment = line.split("|", 3)
-            jobs.append({"job_id": job_id, "state": state, "reason": reason, "comment": comment})
+            job_id, raw_id, state, reason, comment = line.split("|", 4)
+            jobs.append({"job_id": job_id, "raw_id": raw_id, "state": state, "reason": reason, "comment": comment})
     return jobs
+
+
+def job_pids(raw_id: str) -> list[int]:
+    """The processes of a running job, all its steps (`scontrol listpids`, on this one-node cluster)."""
+    out = subprocess.run(["scontrol", "listpids", raw_id], capture_output=True, text=True, timeout=30).stdout
+    return [int(line.split()[0]) for line in out.splitlines() if line.split() and line.split()[0].isdigit()]
+
+
+def signal_all(pids: list[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
 
 
 def read_checkpoint_iteration(path: Path) -> int | None:
@@ -210,13 +227,14 @@ def slurm_cluster():
 
 
 # ----------------------------------------------------------------------------- tests
-def test_tiny_matrix_on_slurm_matches_local_run(slurm_cluster, tmp_path):
+def test_tiny_matrix_on_slurm_matches_local_run(slurm_cluster, tmp_path, tiny_run):
     """tests/configs/tiny.yaml through the profile: the stylize jobs go as ONE job array (sacct: tasks
     <array>_1..3), each task COMPLETED with one (fake) GPU; the measure and measure_pairs jobs CPU-only
     (no GPU); grids and report are localrules, so no other SLURM job; the images byte-identical to a
-    local run. How the measure jobs are grouped is left open: each becomes ready when Snakemake sees its
-    stylize task finish, and tasks that finish in different status polls are submitted separately (seen
-    in CI: three single jobs; elsewhere one array of three)."""
+    local run (the session's tiny_run, shared with test_pipeline.py). How the measure jobs are grouped
+    is left open: each becomes ready when Snakemake sees its stylize task finish, and tasks that finish
+    in different status polls are submitted separately (seen in CI: three single jobs; elsewhere one
+    array of three)."""
     slurm_dir = tmp_path / "slurm"
     with Snakemake(slurm_dir, "--profile", str(PROFILE), "--configfile", str(TINY)) as run:
         rc = run.wait(SLURM_RUN_TIMEOUT)
@@ -245,8 +263,7 @@ def test_tiny_matrix_on_slurm_matches_local_run(slurm_cluster, tmp_path):
     assert not any("gres/gpu" in row["tres"] for row in by_rule["rule_measure_pairs"]), rows
     print(f"sacct: {rows}")  # shown with -rP
 
-    local_dir = tmp_path / "local"
-    run_local(local_dir, "--configfile", str(TINY))
+    local_dir = tiny_run
     slurm_pngs, local_pngs = run_pngs(slurm_dir), run_pngs(local_dir)
     assert len(slurm_pngs) == 3 and slurm_pngs.keys() == local_pngs.keys(), (slurm_pngs.keys(), local_pngs.keys())
     for name, data in slurm_pngs.items():
@@ -269,30 +286,33 @@ def _config(
     return path
 
 
-# How much optimisation the timed-out runs need. Attempt 1 (limit 60 s) must be cut on any machine:
-# the batch-step task gets SIGTERM only at slurmctld's periodic time-limit check, up to ~30 s after
-# the limit, so a run needs more than ~90 s (seen: a 68 s run finished in its first attempt, state
-# TIMEOUT, nothing checkpointed). The later attempts (2, 3, 4 min) then finish it, even when SLURM
-# sends --signal early (the test's docstring).
-TIMED_OUT_RUN_SECONDS = 110
-# The pre-empted run: long enough to be caught running between its checkpoints 10 and N-20 by a
-# 0.2 s poll, short enough to keep the test quick.
-PREEMPTED_RUN_SECONDS = 20
+# How long a pre-empted or timed-out run lasts: long enough to be caught running after its first
+# checkpoints by a 0.2 s poll (also on a machine 3x faster), short enough to keep the tests quick.
+# Attempt 1 of the timed-out runs cannot finish however fast the machine: the test freezes it.
+RUN_SECONDS = 20
+RUN_HEIGHT = 48
+TWO_RUNS = [{"vary": {"init_method": ["content", "gaussian"]}}]
 
 
-def iterations_lasting(tmp_path: Path, seconds: float, sweeps: list, findings: list | None = None, **defaults) -> int:
-    """Iterations that take about `seconds` on this machine: times 100 iterations of the same runs, run
-    side by side as a SLURM array runs them, and reads the engine's time per iteration from the
-    sidecars. (A fixed count is too short on a fast machine and too long on a slow one.)"""
-    config = _config(tmp_path, "calibrate", sweeps, findings, iterations=100, **defaults)
+@pytest.fixture(scope="module")
+def seconds_per_iteration(tmp_path_factory) -> float:
+    """The engine's time per iteration here (sidecars' time_per_iteration_s, the slower run) for runs
+    at RUN_HEIGHT, measured once for the module on 50 iterations of two runs side by side, as a SLURM
+    array runs them. (A fixed count is too short on a fast machine and too long on a slow one.)"""
+    tmp_path = tmp_path_factory.mktemp("calibrate")
+    config = _config(tmp_path, "calibrate", TWO_RUNS, height=RUN_HEIGHT, iterations=50)
     workdir = tmp_path / "calibrate"
     run_local(workdir, "--configfile", str(config), "--until", "stylize")
     times = [json.loads(p.read_text())["time_per_iteration_s"] for p in (workdir / "results/runs").glob("*/*.json")]
-    assert times, f"no sidecars in {workdir}"
-    return max(200, round(seconds / max(times)))
+    assert len(times) == 2, f"sidecars in {workdir}: {times}"
+    return max(times)
 
 
-def test_preempted_stylize_job_is_requeued_and_resumes(slurm_cluster, tmp_path):
+def iterations_lasting(seconds: float, seconds_per_iteration: float) -> int:
+    return max(50, round(seconds / seconds_per_iteration))  # 50: the pre-empted run is caught between 10 and N-20
+
+
+def test_preempted_stylize_job_is_requeued_and_resumes(slurm_cluster, tmp_path, seconds_per_iteration):
     """`scontrol requeue` of a running stylize job: SLURM sends SIGTERM, the engine checkpoints and
     exits 143, and - the profile submits with --requeue - SLURM puts the SAME job id back in the queue.
     (The checkpoint it resumes from is the SIGTERM one: e.g. iteration 11 with checkpoint_every 5.)
@@ -302,17 +322,19 @@ def test_preempted_stylize_job_is_requeued_and_resumes(slurm_cluster, tmp_path):
     with Reason=BeginTime (slurmctld holds a requeued batch job ~2 min before it is eligible again),
     then RUNNING. The plugin does not count REQUEUED/PENDING as failures, so Snakemake just keeps
     polling the same job id: no Snakemake retry and no resubmission. The re-run job step finds
-    `<out>.ckpt` and resumes ("nst: resuming from ... at iteration N" in the rule's log); the result is
-    byte-identical to an uninterrupted local run. To keep the test short, the ~2 min BeginTime hold
+    `<out>.ckpt` and resumes ("nst: resuming from ... at iteration N" in the rule's log) and finishes
+    every iteration (its bytes: the module docstring). To keep the test short, the ~2 min BeginTime hold
     is lifted with `scontrol update JobId=<id> StartTime=now` (scheduling only; without it the job
     starts by itself a bit later, well inside the bound). If a future plugin resubmitted the job
     instead (a new job id, via the profile's retries), the assertions below still hold: what matters
     is that the final result resumed from the checkpoint."""
     # one gaussian run: config.yaml's init findings compare it with the content run, so they go
     sweeps, findings = [{"vary": {"init_method": ["gaussian"]}}], []
-    # long enough (~PREEMPTED_RUN_SECONDS here) to be caught running between checkpoints 10 and N-20
-    iterations = iterations_lasting(tmp_path, PREEMPTED_RUN_SECONDS, sweeps, findings, height=48)
-    config_path = _config(tmp_path, "requeue", sweeps, findings, height=48, iterations=iterations, checkpoint_every=5)
+    # long enough (~RUN_SECONDS here) to be caught running between checkpoints 10 and N-20
+    iterations = iterations_lasting(RUN_SECONDS, seconds_per_iteration)
+    config_path = _config(
+        tmp_path, "requeue", sweeps, findings, height=RUN_HEIGHT, iterations=iterations, checkpoint_every=5
+    )
 
     slurm_dir = tmp_path / "slurm"
     states_seen: list[str] = []
@@ -391,17 +413,6 @@ def test_preempted_stylize_job_is_requeued_and_resumes(slurm_cluster, tmp_path):
     )
     assert not list((slurm_dir / "results/runs").glob("*/*.ckpt")), "checkpoint left behind"
 
-    # byte-identical to an uninterrupted local run of the same config
-    target = pngs[0].relative_to(slurm_dir)
-    local_dir = tmp_path / "local"
-    run_local(local_dir, str(target), "--configfile", str(config_path))  # target first: --configfile takes 1+ values
-    local_record = sidecar(local_dir / target)
-    assert local_record["resumed_from_iteration"] is None
-    assert (local_dir / target).read_bytes() == pngs[0].read_bytes(), (
-        f"resumed SLURM image differs from the local one; {details}"
-    )
-    assert record["final_losses"] == local_record["final_losses"]
-
 
 def _profile(tmp_path: Path, retries: int | None = None, **stylize_resources) -> Path:
     """A copy of profiles/slurm with some stylize resources (and the retries) replaced (comments are
@@ -437,30 +448,34 @@ def slurm_logs(workdir: Path) -> dict[str, str]:
     return {path.stem: path.read_text(errors="replace") for path in sorted(root.rglob("*.log"))}
 
 
-def test_timed_out_runs_checkpoint_and_resume_with_more_time(slurm_cluster, tmp_path):
-    """Two runs (one job array) too long for their 1-minute limit: they get SIGTERM, checkpoint, fail,
-    and Snakemake's retries give them 2, then 3 minutes (runtime "1 * attempt"); each finishes from its
-    checkpoint, and the result equals an uninterrupted local run. Their length is measured here first
-    (TIMED_OUT_RUN_SECONDS), so that the first attempt is cut on a fast machine too.
+def test_timed_out_runs_checkpoint_and_resume_with_more_time(slurm_cluster, tmp_path, seconds_per_iteration):
+    """Two runs (one job array) whose first attempt cannot finish within its 1-minute limit: they get
+    SIGTERM, checkpoint, fail, and Snakemake's retries give them 2, then 3 minutes (runtime
+    "1 * attempt"); each finishes from its checkpoint (its bytes: the module docstring).
+
+    "Cannot finish" without betting on the machine's speed: once a run is optimising (it has a
+    checkpoint), the test stops its job's processes (SIGSTOP) and continues them (SIGCONT) as soon as
+    SLURM ends the job, so SLURM's SIGTERM finds the run running. A run sized to outlast the limit
+    instead finished in attempt 1 when the machine was quieter than at its calibration.
 
     Seen here: array task 2 runs in an srun step and gets --signal's early SIGTERM (profile:
     TERM@120; here TERM@20); task 1 runs in the batch step (the plugin starts it without srun), which
     --signal does not reach: it gets SLURM's own SIGTERM at the limit (state TIMEOUT) and checkpoints
     within KillWait. SLURM may send --signal up to 60 s early (man sbatch; seen: 12 s into a 60 s
-    job), so attempts 1-3 may give the srun task as little as 0 + 30 + 90 s of work: one more retry
-    than the profile's (limit 4 min) keeps that from failing the test."""
+    job), so a retry may be cut again: one more retry than the profile's (limit 4 min) keeps that from
+    failing the test."""
     profile = _profile(tmp_path, retries=3, runtime="1 * attempt", slurm_extra="'--signal=TERM@20'")
-    sweeps = [{"vary": {"init_method": ["content", "gaussian"]}}]
-    iterations = iterations_lasting(tmp_path, TIMED_OUT_RUN_SECONDS, sweeps, height=64)
-    config = _config(tmp_path, "long", sweeps, height=64, iterations=iterations)
+    iterations = iterations_lasting(RUN_SECONDS, seconds_per_iteration)
+    config = _config(tmp_path, "long", TWO_RUNS, height=RUN_HEIGHT, iterations=iterations, checkpoint_every=5)
     slurm_dir = tmp_path / "slurm"
     with Snakemake(slurm_dir, "--profile", str(profile), "--configfile", str(config)) as run:
+        frozen_at = _freeze_each_run_until_its_time_limit(run, slurm_dir)
         rc = run.wait(SLURM_RUN_TIMEOUT)
         output = run.output()
         assert rc == 0, output[-5000:] + slurm_failure_details(slurm_dir)
     history = stylize_history(run.run_uuid())
     logs = slurm_logs(slurm_dir)
-    details = f"{iterations} iterations; sacct -D: {history}"
+    details = f"{iterations} iterations, frozen at {frozen_at}; sacct -D: {history}"
     print(details)
     assert history[0]["limit"] == history[1]["limit"] == "00:01:00", details
     assert all(r["state"] in ("FAILED", "TIMEOUT") for r in history[:2]), details
@@ -475,17 +490,65 @@ def test_timed_out_runs_checkpoint_and_resume_with_more_time(slurm_cluster, tmp_
         record = sidecar(png)
         assert record["iterations_done"] == iterations, record
         assert record["resumed_from_iteration"] in map(int, stopped), record
+        assert record["resumed_from_iteration"] >= frozen_at[png.stem], (record["resumed_from_iteration"], details)
         # the rule's own log keeps the cut attempt too (Snakemake deletes it before each try)
         rule_log = (slurm_dir / "results/logs/stylize" / png.parent.name / png.name).with_suffix(".log")
         text = rule_log.read_text(errors="replace")
         assert f"after iteration {record['resumed_from_iteration']};" in text, text[-3000:]
         assert "nst: resuming from" in text and not rule_log.with_suffix(".attempts.log").exists()
 
-    # byte-identical to an uninterrupted local run (one of the two: the same code path)
-    target = pngs[0].relative_to(slurm_dir)
-    local_dir = tmp_path / "local"
-    run_local(local_dir, str(target), "--configfile", str(config))
-    assert (local_dir / target).read_bytes() == pngs[0].read_bytes(), details
+
+TARGET_RUN = re.compile(r"stylize:run=[^/\s'\"]+/([^\s'\"]+)")
+
+
+def _run_of(pids: list[int]) -> str | None:
+    """The run a stylize job executes: the one `--target-jobs stylize:run=<pair>/<run>` of its
+    Snakemake process (an array's batch script lists every task's command: skipped)."""
+    runs = set()
+    for pid in pids:
+        try:
+            arguments = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        found = set(TARGET_RUN.findall(arguments))
+        if len(found) == 1:
+            runs |= found
+    return runs.pop() if len(runs) == 1 else None
+
+
+def _freeze_each_run_until_its_time_limit(run: Snakemake, slurm_dir: Path) -> dict[str, int]:
+    """Once a stylize job's run is optimising (it has a checkpoint: its SIGTERM handler is set), SIGSTOP
+    every process of the job; SIGCONT them as soon as SLURM has ended the job (no longer RUNNING): its
+    time limit (1 min, then up to ~30 s until slurmctld's periodic check) is the only way out. Each run
+    is frozen once. Returns each run's checkpointed iteration when frozen (the SIGTERM one comes later)."""
+    frozen: dict[str, list[int]] = {}  # job id -> its processes, while stopped
+    frozen_at: dict[str, int] = {}
+    deadline = time.monotonic() + 420
+    try:
+        while len(frozen_at) < 2 or frozen:
+            assert run.proc.poll() is None, f"snakemake ended (rc {run.proc.returncode}):\n" + run.output()[-5000:]
+            assert time.monotonic() < deadline, f"not both runs frozen and released in 420 s: {frozen_at}, {frozen}"
+            uuid = run.run_uuid()
+            jobs = {job["job_id"]: job for job in squeue_jobs(uuid)} if uuid else {}
+            for job_id in [j for j in frozen if jobs.get(j, {}).get("state") != "RUNNING"]:
+                signal_all(frozen.pop(job_id), signal.SIGCONT)
+            for job_id, job in jobs.items():
+                if job["state"] != "RUNNING" or not job["comment"].startswith("rule_stylize") or job_id in frozen:
+                    continue
+                pids = job_pids(job["raw_id"])
+                name = _run_of(pids)
+                if name is None or name in frozen_at:
+                    continue
+                checkpoint = next((slurm_dir / "results/runs").glob(f"*/{name}.ckpt"), None)
+                iteration = read_checkpoint_iteration(checkpoint) if checkpoint else None
+                if iteration is not None:
+                    signal_all(pids, signal.SIGSTOP)
+                    frozen[job_id], frozen_at[name] = pids, iteration
+            time.sleep(0.2)
+    finally:
+        for pids in frozen.values():
+            signal_all(pids, signal.SIGCONT)
+    return frozen_at
 
 
 def test_bad_weights_run_is_not_run_again_by_its_retries(slurm_cluster, tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from nst.images import read_description
@@ -38,7 +39,8 @@ def files_under(folder: Path) -> list[str]:
 # id -> (extra options, OMP_NUM_THREADS of the process)
 RUNS = {
     "default": ([], 1),
-    "jpg": (["--format", "jpg"], 1),
+    # the flag given last wins: this run's device is for the engine to decide
+    "jpg": (["--format", "jpg", "--device", "auto"], 1),
     "lr": (["--learning-rate", "0.25"], 1),
     # OpenMP says 2, the flag says 1: the sidecar must follow the flag
     "threads": (["--threads", "1"], 2),
@@ -85,9 +87,13 @@ def test_format_jpg_writes_a_readable_jpeg_with_its_provenance(runs):
     assert record["output"] == image.name and record["iterations_done"] == 2
 
 
-def test_device_cpu_is_recorded(runs):
+def test_device_is_resolved_and_recorded(runs):
     _, record = finished(runs, "default")
     assert record["device"] == "cpu" and record["peak_memory_kind"] == "process peak RSS"
+    _, auto = finished(runs, "jpg", suffix=".jpg")  # --device auto: CUDA where there is one, else the CPU
+    cuda = torch.cuda.is_available()
+    assert auto["device"] == ("cuda" if cuda else "cpu")
+    assert auto["peak_memory_kind"] == ("cuda max_memory_allocated" if cuda else "process peak RSS")
 
 
 def test_threads_flag_sets_torch_threads(runs):

@@ -8,8 +8,6 @@ import re
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
-from hypothesis import strategies as st
 from PIL import Image
 
 from nst import images
@@ -383,13 +381,17 @@ def test_blend_rejects_mismatched_styles():
 
 # --- style scale ------------------------------------------------------------------------------------
 
-sides = st.integers(min_value=1, max_value=20_000)
+STARRY_NIGHT = (728, 576)  # data/style/starry_night.jpg
 
 
-@given(width=sides, height=sides, content_height=sides)
-def test_style_size_at_scale_one_is_todays_size(width, height, content_height):
-    assert style_size((width, height), content_height, 1) == images.scaled_size((width, height), content_height)
-    assert style_size((width, height), content_height, 1.0) == images.scaled_size((width, height), content_height)
+def test_style_size_at_half_and_double():
+    """Rows: scale x the content's rows (Python's round: halves to even); columns: 728/576 of the rows."""
+    assert style_size(STARRY_NIGHT, 48, 0.5) == (30, 24)  # 728 * 24 / 576 = 30.3
+    assert style_size(STARRY_NIGHT, 48, 2) == (121, 96)  # 121.3
+    assert style_size(STARRY_NIGHT, 400, 0.5) == (253, 200)  # 252.8
+    assert style_size(STARRY_NIGHT, 400, 2.0) == (1011, 800)  # 1011.1
+    assert style_size(STARRY_NIGHT, 75, 0.5) == (48, 38)  # 37.5 rows -> 38; 48.03 columns
+    assert style_size(STARRY_NIGHT, 45, 0.5) == (28, 22)  # 22.5 rows -> 22; 27.8 columns
 
 
 def test_style_size_at_scale_one_for_the_demo_style(style_image):
@@ -397,6 +399,7 @@ def test_style_size_at_scale_one_for_the_demo_style(style_image):
         size = pil.size
     for content_height in (16, 64, 400, 1080):
         assert style_size(size, content_height, 1.0) == images.scaled_size(size, content_height)
+    assert size == STARRY_NIGHT and style_size(size, 48, 1) == (61, 48)  # 728 * 48 / 576 = 60.7
 
 
 def test_style_size_known_answers():

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_options import bf16_dtypes
 from test_resume import kill, read_checkpoint, wait_for_checkpoint
 
 import nst
@@ -72,6 +73,53 @@ def test_checkpoint_saved_on_cuda_resumes_and_finishes(repo_root, tmp_path):
     assert record["device"] == "cuda" and record["resumed_from_iteration"] == left["iteration"]
     assert record["iterations_done"] == iterations and len(record["loss_history"]) == iterations
     assert not ckpt.exists() and ckpt.with_suffix(".png").is_file()
+
+
+def _matmul_error() -> float:
+    """Relative error of a float32 matrix product on the GPU: ~1e-7 in fp32, ~1e-4 with TF32 (10-bit mantissa)."""
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    a, b = (torch.randn(512, 512, device="cuda", generator=generator) for _ in range(2))
+    exact = a.double() @ b.double()
+    return ((a @ b).double() - exact).abs().max().item() / exact.abs().max().item()
+
+
+@pytest.fixture
+def backend_flags():
+    """Leaves torch's global backend flags as it found them."""
+    before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark)
+    yield
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark = before
+
+
+def test_fp32_runs_turn_tf32_off_and_tf32_runs_on(tmp_path, content_image, style_image, backend_flags):
+    """Each flag is set to the opposite beforehand: the run decides it (torch enables TF32 for cuDNN
+    convolutions by default)."""
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    nst.stylize(content_image, style_image, tmp_path / "fp32.png", device="cuda", **TINY)
+    assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+    assert _matmul_error() < 1e-5
+    nst.stylize(content_image, style_image, tmp_path / "tf32.png", device="cuda", precision="tf32", **TINY)
+    assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+    assert _matmul_error() > 1e-5
+
+
+def test_cudnn_autotuning_is_off_unless_asked_for(tmp_path, content_image, style_image, backend_flags):
+    torch.backends.cudnn.benchmark = True
+    record = nst.stylize(content_image, style_image, tmp_path / "a.png", device="cuda", **TINY).record
+    assert torch.backends.cudnn.benchmark is False and record["cudnn_benchmark"] is False
+    asked = nst.stylize(content_image, style_image, tmp_path / "b.png", device="cuda", cudnn_benchmark=True, **TINY)
+    assert torch.backends.cudnn.benchmark is True and asked.record["cudnn_benchmark"] is True
+
+
+def test_bf16_on_cuda(tmp_path, content_image, style_image, monkeypatch):
+    """The backbone in bf16 on the GPU (autocast), Gram matrices and losses in fp32; a whole run finishes."""
+    dtypes = bf16_dtypes(monkeypatch, device="cuda")
+    assert dtypes.pop("convolutions") == {torch.bfloat16}
+    assert dtypes == dict.fromkeys(dtypes, {torch.float32})
+    result = nst.stylize(content_image, style_image, tmp_path / "out.png", device="cuda", precision="bf16", **TINY)
+    record = result.record
+    assert record["device"] == "cuda" and record["parameters"]["precision"] == "bf16"
+    assert record["iterations_done"] == 2 and all(math.isfinite(v) for v in record["final_losses"].values())
 
 
 def wait_for_any_checkpoint(proc: subprocess.Popen, out: Path, timeout: float = 120) -> list[Path]:

@@ -9,17 +9,22 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch import nn
 
 import nst
+import nst.losses
 import nst.setup
 from nst import color, images
+from nst.backbones import IMAGENET_MEAN
 from nst.errors import NSTInputError
 from nst.naming import run_id
+from nst.optimize import ImageOptimizer
 
 CONTENT = "data/content/chelsea.jpg"
 STYLE = "data/style/starry_night.jpg"
@@ -46,6 +51,12 @@ def pixels(path) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
+def setup_of(**kwargs) -> nst.setup.RunSetup:
+    """What nst.stylize builds for a run (network, images) before optimising: the engine's own set-up."""
+    params = nst.check_run(CONTENT, STYLE, **({"weights": "bundled", "height": H, "device": "cpu"} | kwargs))
+    return nst.setup.build_run(params, Path(CONTENT), [Path(STYLE)], torch.device(params["device"]))
+
+
 # --------------------------------------------------------------------------- precision
 
 
@@ -58,6 +69,45 @@ def test_bf16_runs_and_is_recorded(tmp_path):
     assert np.isfinite(final16) and final16 < bf16.record["loss_history"][0]["total"]
     assert abs(final16 - final32) / final32 < 0.2, (final16, final32)  # same optimisation, bf16 rounding
     assert not np.array_equal(pixels(fp32.image), pixels(bf16.image))  # bf16 really ran
+
+
+def bf16_dtypes(monkeypatch, device: str = "cpu") -> dict:
+    """The dtypes one evaluation of a bf16 run's objective computes in (its set-up as nst.stylize builds
+    it on `device`): the backbone's convolutions, the style targets' and the image's Gram matrices and
+    what they are computed from, the loss terms, the image's gradient."""
+    grams = []
+
+    def recording_gram(features):
+        gram = gram_of(features)
+        grams.append((features.dtype, gram.dtype))
+        return gram
+
+    gram_of = nst.losses.gram_matrix
+    monkeypatch.setattr(nst.losses, "gram_matrix", recording_gram)
+    setup = setup_of(precision="bf16", device=device, height=32)  # bf16 is slow on CPUs without bf16 units
+    convolutions = set()
+    for module in setup.extractor.modules():
+        if isinstance(module, nn.Conv2d):
+            module.register_forward_hook(lambda module, inputs, output: convolutions.add(output.dtype))
+    stage = setup.stage(32)
+    image = setup.initial_image(stage).to(setup.device).requires_grad_(True)
+    terms = stage.objective(image)
+    terms["total"].backward()
+    assert len(grams) == 6 and all(torch.isfinite(value) for value in terms.values())
+    return {
+        "convolutions": convolutions,
+        "targets": {gram.dtype for gram in stage.objective.style.buffers()},
+        "image grams": {dtype for _, dtype in grams},
+        "features": {dtype for dtype, _ in grams},
+        "losses": {value.dtype for value in terms.values()},
+        "gradient": {image.grad.dtype},
+    }
+
+
+def test_bf16_runs_the_network_in_bf16_and_keeps_grams_and_losses_fp32(monkeypatch):
+    dtypes = bf16_dtypes(monkeypatch)
+    assert dtypes.pop("convolutions") == {torch.bfloat16}  # bf16 really ran
+    assert dtypes == dict.fromkeys(dtypes, {torch.float32})  # a bf16 Gram overflows or loses the small terms
 
 
 def test_bf16_is_deterministic_on_cpu(tmp_path):
@@ -85,6 +135,25 @@ def test_coarse_to_fine_stages(tmp_path):
     with Image.open(result.image) as image:
         assert image.size[1] == 64
     assert "_st_32+48_si_2+2+3" in run_id(record["parameters"])
+
+
+def test_each_stage_starts_from_the_previous_result_enlarged(tmp_path):
+    """A stage's first loss is the objective at its start image. Replayed here with the engine's parts:
+    stage 1 (32 px) optimised for its 2 iterations, enlarged bicubically to 72x48, is where stage 2 starts."""
+    stages = {"height": H, "stage_heights": [32], "stage_iterations": [2, 2], "iterations": 4}
+    history = run(tmp_path / "c2f.png", **stages).record["loss_history"]
+    setup = setup_of(**stages)
+    first, second = setup.stage(32), setup.stage(H)
+    image = setup.initial_image(first).requires_grad_(True)
+    optimizer = ImageOptimizer(image, first.objective, "lbfgs", setup.params["learning_rate"])
+    assert [optimizer.step() for _ in range(2)] == history[:2]  # stage 1 is replayed exactly
+    assert second.size == (72, 48)
+    enlarged = torch.nn.functional.interpolate(image.detach(), size=(48, 72), mode="bicubic", align_corners=False)
+    with torch.no_grad():
+        at_enlarged = {name: value.item() for name, value in second.objective(enlarged).items()}
+        at_fresh_start = second.objective(setup.initial_image(second))["total"].item()
+    assert history[2] == pytest.approx(at_enlarged, rel=1e-5)
+    assert history[2]["total"] != pytest.approx(at_fresh_start, rel=1e-3)  # not a new start at 48 px
 
 
 def test_even_split_by_default(tmp_path):
@@ -137,6 +206,9 @@ def test_stage_checkpoint_resumes_to_identical_bytes(repo_root, tmp_path):
             break
         assert proc.poll() is None, "the run ended before a stage-2 checkpoint was seen"
         time.sleep(0.05)
+    else:  # a SIGTERM now would land anywhere (or nowhere): the mid-stage resume would go untested
+        proc.kill()
+        pytest.fail(f"no stage-2 checkpoint at iteration >= 8 within 300 s (seen: {states})")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=120) == 143
     again = subprocess.run([*command, "--out", str(cut)], cwd=repo_root, env=env, capture_output=True, timeout=600)
@@ -213,10 +285,35 @@ def test_style_scale_one_is_todays_run(tmp_path):
     assert not np.array_equal(pixels(half.image), pixels(plain.image))
 
 
+# starry_night.jpg is 728x576; the content is 48 rows: x2 -> 96 rows, 728 * 96 / 576 = 121.3 -> 121
+# columns; x0.5 -> 24 rows, 30.3 -> 30 columns
+@pytest.mark.parametrize(("scale", "size"), [(2.0, (121, 96)), (0.5, (30, 24))])
+def test_style_scale_sets_the_size_the_style_targets_come_from(scale, size):
+    setup = setup_of(style_scale=scale)
+    stage = setup.stage(H)
+    assert stage.styles[0].shape == (1, 3, size[1], size[0])
+    with torch.no_grad():
+        features = setup.extractor(images.to_tensor(images.open_rgb(STYLE, "style"), size))
+    for layer in range(1, 7):  # the objective's targets: that image's Gram matrices, by hand
+        flat = features[layer][0].flatten(1)
+        expected = flat @ flat.T / flat.numel()
+        torch.testing.assert_close(getattr(stage.objective.style, f"gram_{layer}")[0], expected)
+
+
 def test_study_noise_units_start_from_grey(tmp_path):
     result = run(tmp_path / "grey.png", init_method="gaussian", noise_units="grey_levels", iterations=1)
     assert result.record["parameters"]["noise_units"] == "grey_levels"
     assert "_nu_grey-levels" in run_id(result.record["parameters"])
+    # the start image: the ImageNet mean grey, plus N(0, 1) noise in 0-255 grey levels
+    setup = setup_of(init_method="gaussian", noise_units="grey_levels")
+    start = color.to_unit_rgb(setup.initial_image(setup.stage(H)))[0] * 255
+    assert start.shape == (3, 48, 72)
+    torch.testing.assert_close(start.mean(dim=(1, 2)), 255 * torch.tensor(IMAGENET_MEAN), atol=0.1, rtol=0)
+    assert all(0.95 < std < 1.05 for std in start.std(dim=(1, 2)))
+    # the run started there: its first TV loss (grey levels) is that of N(0, 1) noise, whose
+    # neighbour differences are N(0, 2) with mean |d| = 2 / sqrt(pi); 3 x (48 x 71 + 47 x 72) pairs
+    tv_per_pair = result.record["loss_history"][0]["tv"] / (3 * (48 * 71 + 47 * 72))
+    assert tv_per_pair == pytest.approx(2 / np.sqrt(np.pi), rel=0.05)
 
 
 # --------------------------------------------------------------------------- bad values, before any work

@@ -1,5 +1,10 @@
 """Finished runs are cached by their output paths, and a rerun does exactly what changed: tests on a
-copy of the workflow (so its code can be edited) after a real tiny run."""
+copy of the workflow (so its code can be edited) after a real tiny run.
+
+A code edit reaches a job through its rule's code fingerprint (nst_pipeline.fingerprints, a rule
+parameter). Real dry-runs show that each fingerprint reruns its rule and what follows (one edit per
+fingerprint, plus edits Snakemake itself could react to: scripts, config); which fingerprints an edit
+changes is checked in-process on the copy (rule_fingerprints), without a Snakemake per edit."""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ import yaml
 from pipeline_helpers import REPO, copy_workflow, job_counts, snakemake, write_config
 from snakemake.utils import update_config, validate
 
+from nst import provenance
+from nst_pipeline import fingerprints
 from nst_pipeline.plan import plan_experiments
 
 pytestmark = pytest.mark.slow
@@ -54,12 +61,46 @@ def edited(path: Path, addition: str = "\n# an edit\n"):
         path.write_text(original)
 
 
+def rule_fingerprints(root: Path, monkeypatch) -> dict[str, str]:
+    """The rules' code fingerprints (as common.smk computes them) of the workflow copy at `root`."""
+    with monkeypatch.context() as patched:
+        patched.setattr(provenance, "_package_dir", lambda package: root / package)
+        patched.setattr(fingerprints, "SCRIPTS", root / "workflow/scripts")
+        patched.setattr(fingerprints, "TEMPLATES", root / "nst_pipeline/templates")
+        provenance.module_closure.cache_clear()
+        try:
+            return {
+                "stylize": fingerprints.stylize(),
+                "grid": fingerprints.grid(),
+                "report": fingerprints.report(),
+                "measure": fingerprints.measure(),
+            }
+        finally:
+            provenance.module_closure.cache_clear()
+
+
+def changed_fingerprints(finished, path: str, monkeypatch) -> set[str]:
+    root = finished[0].parent
+    before = rule_fingerprints(root, monkeypatch)
+    with edited(root / path):
+        after = rule_fingerprints(root, monkeypatch)
+    assert rule_fingerprints(root, monkeypatch) == before  # the edit undone, nothing cached
+    return {rule for rule in before if before[rule] != after[rule]}
+
+
+def test_copy_has_the_repos_fingerprints(finished, monkeypatch):
+    """The in-process fingerprints of the copy are the ones Snakemake computes for the repo."""
+    assert rule_fingerprints(finished[0].parent, monkeypatch) == rule_fingerprints(REPO, monkeypatch)
+
+
 def test_nothing_to_do_after_a_finished_run(finished):
     assert dry_run(finished) == {}
 
 
-def test_engine_edit_reruns_every_stylize_job(finished):
+def test_engine_edit_reruns_every_stylize_job(finished, monkeypatch):
     snakefile = finished[0]
+    # importing any nst module runs nst/__init__.py, which imports the engine: it is in every fingerprint
+    assert changed_fingerprints(finished, "nst/losses.py", monkeypatch) == {"stylize", "grid", "measure", "report"}
     with edited(snakefile.parent / "nst/losses.py"):
         counts = dry_run(finished)
     # the runs' metrics and pairwise distances follow their new images
@@ -69,6 +110,12 @@ def test_engine_edit_reruns_every_stylize_job(finished):
 
 
 # the findings' checks, the scorecard and runs.tsv are made by the report job: editing them reruns it alone
+def test_report_edit_reruns_only_the_report(finished):
+    with edited(finished[0].parent / "nst_pipeline/report.py"):
+        counts = dry_run(finished)
+    assert counts == {"make_report": 1, "all": 1}, counts
+
+
 @pytest.mark.parametrize(
     "module",
     [
@@ -81,23 +128,31 @@ def test_engine_edit_reruns_every_stylize_job(finished):
         "nst_pipeline/runs_table.py",
     ],
 )
-def test_report_edit_reruns_only_the_report(finished, module):
-    with edited(finished[0].parent / module):
-        counts = dry_run(finished)
-    assert counts == {"make_report": 1, "all": 1}, counts
+def test_report_code_is_in_the_report_fingerprint_only(finished, module, monkeypatch):
+    assert changed_fingerprints(finished, module, monkeypatch) == {"report"}
 
 
-def test_grid_edit_reruns_grids_and_report_not_runs(finished):
+def test_grid_edit_reruns_grids_and_report_not_runs(finished, monkeypatch):
     with edited(finished[0].parent / "nst_pipeline/grid.py"):
         counts = dry_run(finished)
     assert counts == {"make_grid": 1, "make_report": 1, "all": 1}, counts
+    # the report draws the grids of incomplete pairs itself: grid code is in its fingerprint too
+    assert changed_fingerprints(finished, "nst_pipeline/grid.py", monkeypatch) == {"grid", "report"}
 
 
-@pytest.mark.parametrize("module", ["nst_pipeline/metrics.py", "nst_pipeline/measure.py"])
-def test_metric_edit_reruns_measure_jobs_and_report_not_runs(finished, module):
-    with edited(finished[0].parent / module):
+def test_metric_edit_reruns_measure_jobs_and_report_not_runs(finished):
+    with edited(finished[0].parent / "nst_pipeline/metrics.py"):
         counts = dry_run(finished)
     assert counts == {"measure": 2, "measure_pairs": 1, "make_report": 1, "all": 1}, counts
+
+
+# the report reads the metric catalogue too (its edit reruns the report anyway: it follows the measure jobs)
+@pytest.mark.parametrize(
+    ("module", "expected"),
+    [("nst_pipeline/metrics.py", {"measure", "report"}), ("nst_pipeline/measure.py", {"measure"})],
+)
+def test_metric_code_is_in_the_measure_fingerprint(finished, module, expected, monkeypatch):
+    assert changed_fingerprints(finished, module, monkeypatch) == expected
 
 
 def test_another_judge_height_reruns_measure_jobs_and_report_not_runs(finished, tmp_path):
@@ -125,10 +180,10 @@ def test_adding_a_finding_reruns_only_the_report(finished, tmp_path):
     assert counts == {"make_report": 1, "all": 1}, counts
 
 
-def test_cli_edit_reruns_nothing(finished):
-    """The CLI is not part of what makes a run's result."""
-    with edited(finished[0].parent / "nst/cli.py"):
-        assert dry_run(finished) == {}
+def test_cli_edit_reruns_nothing(finished, monkeypatch):
+    """The CLI is not part of what makes a run's result (the engine edit above: a fingerprint change
+    reruns; here none changes)."""
+    assert changed_fingerprints(finished, "nst/cli.py", monkeypatch) == set()
 
 
 def test_stylize_script_edit_reruns_nothing(finished):
@@ -139,19 +194,25 @@ def test_stylize_script_edit_reruns_nothing(finished):
         assert dry_run(finished) == {}
 
 
+def test_other_script_edit_reruns_its_rules(finished):
+    """Without Snakemake's `code` trigger, a script is part of its rule's fingerprint."""
+    with edited(finished[0].parent / "workflow/scripts/measure.py"):
+        assert dry_run(finished) == {"measure": 2, "measure_pairs": 1, "make_report": 1, "all": 1}
+
+
 @pytest.mark.parametrize(
     ("script", "expected"),
     [
-        ("make_grid.py", {"make_grid": 1, "make_report": 1, "all": 1}),
-        ("make_report.py", {"make_report": 1, "all": 1}),
-        ("measure.py", {"measure": 2, "measure_pairs": 1, "make_report": 1, "all": 1}),
-        ("_helpers.py", {"make_grid": 1, "measure": 2, "measure_pairs": 1, "make_report": 1, "all": 1}),
+        ("make_grid.py", {"grid"}),
+        ("make_report.py", {"report"}),
+        ("measure.py", {"measure"}),
+        ("measure_pairs.py", {"measure"}),
+        ("_helpers.py", {"grid", "report", "measure"}),
+        ("stylize.py", set()),
     ],
 )
-def test_other_script_edits_rerun_their_rules(finished, script, expected):
-    """Without Snakemake's `code` trigger, a script is part of its rule's fingerprint."""
-    with edited(finished[0].parent / "workflow/scripts" / script):
-        assert dry_run(finished) == expected
+def test_scripts_are_in_their_rules_fingerprints(finished, script, expected, monkeypatch):
+    assert changed_fingerprints(finished, f"workflow/scripts/{script}", monkeypatch) == expected
 
 
 def test_every_job_ran_its_planned_parameters(finished):

@@ -9,7 +9,7 @@ import re
 
 import pytest
 import yaml
-from pipeline_helpers import REPO, snakemake
+from pipeline_helpers import REPO, html_element, snakemake
 
 from nst.errors import NSTInterrupted, NSTNumericalError, NSTWeightsError
 from nst_pipeline import jobs
@@ -150,8 +150,15 @@ def test_pipeline_retries_run_a_bad_weights_run_once(tmp_path):
     assert text.count("RepeatedFailure: not run again") == 2, text
     assert log.with_suffix(".attempts.log").read_text() == text  # kept: the run has not succeeded
     [record] = (work / "results/failed").rglob("*.json")
-    assert "broken.pth" in json.loads(record.read_text())["error"]
-    assert "broken.pth" in (work / "results/report.html").read_text()
+    error = json.loads(record.read_text())["error"]
+    assert error.startswith("NSTWeightsError: ") and "broken.pth" in error  # the cause, not a retry's refusal
+    # the report lists the run as failed, with that error (its all-runs table names the weights file
+    # of every planned run, failed or not, so "broken.pth" somewhere on the page proves nothing)
+    failures = html_element((work / "results/report.html").read_text(), "failures")
+    assert failures is not None
+    run = record.relative_to(work / "results/failed").with_suffix("").as_posix()
+    assert f"failed run id: {run} NSTWeightsError: " in failures.text, failures.text
+    assert " ".join(error.split()) in failures.text, failures.text
 
 
 # --- the stylize job's log keeps earlier attempts (workflow/scripts/_helpers.logged_to) ---
