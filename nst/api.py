@@ -30,17 +30,26 @@ from tqdm import tqdm
 
 from nst import color, images
 from nst.backbones import DEFAULT_CONTENT_LAYER, DEFAULT_STYLE_LAYERS
+from nst.batch import optimize_together
 from nst.checkpoint import Checkpoint, Checkpointer, StopSignals, run_fingerprint
 from nst.errors import NSTInputError, NSTNumericalError
 from nst.hardware import check_bf16, cpu_has_bf16
 from nst.milestones import milestone_dir, milestone_image, milestone_iterations
 from nst.objective import TERMS
-from nst.optimize import ImageOptimizer, IterationCallback, IterationReport, optimize
+from nst.optimize import ImageOptimizer, IterationCallback, IterationLoop, IterationReport, run_alone
 from nst.params import RESULT_PARAMETERS, result_parameters, style_paths, validate
 from nst.record import build_record
-from nst.setup import RunSetup, Stage, build_run, upsample
+from nst.setup import RunSetup, Stage, build_network, build_run, upsample
 
-__all__ = ["RESULT_PARAMETERS", "RunResult", "check_run", "cpu_has_bf16", "parameter_defaults", "stylize"]
+__all__ = [
+    "RESULT_PARAMETERS",
+    "RunResult",
+    "check_run",
+    "cpu_has_bf16",
+    "parameter_defaults",
+    "stylize",
+    "stylize_batch",
+]
 
 # stylize() keywords that are not run options (the CLI makes no flag for them)
 API_ONLY = ("callbacks",)
@@ -113,6 +122,133 @@ def stylize(
     return _run(params, Path(content), style_paths(style), Path(out), list(callbacks))
 
 
+# What the runs of one batch must share: one network on one device, one image size at every stage,
+# one set of process-wide settings.
+BATCH_SHARED = (
+    "model",
+    "weights",
+    "content_layer",
+    "style_layers",
+    "precision",
+    "height",
+    "stage_heights",
+    "device",
+    "threads",
+    "cudnn_benchmark",
+)
+
+
+def stylize_batch(runs: Sequence[dict]) -> list[RunResult | NSTNumericalError]:
+    """Several runs computed together, each written exactly as stylize() writes it (image, sidecar
+    recording the batch, checkpoint and resume), its result independent of its batch-mates up to
+    float noise. Each entry of `runs` holds stylize()'s arguments: content, style, out, options and
+    optionally callbacks. The runs must agree on BATCH_SHARED and have content images of one size.
+    Each run writes its milestone images as stylize() does; bf16 is checked per run before loading.
+
+    One forward + backward of the network per evaluation for all runs (nst.batch); each run keeps its
+    own optimiser. Returns per run its RunResult, or the NSTNumericalError that failed it alone (its
+    batch-mates go on). A stop signal checkpoints every unfinished run and raises NSTInterrupted.
+    """
+    checked = []
+    for run in runs:
+        arguments = dict(run)
+        callbacks = list(arguments.pop("callbacks", ()))
+        params = check_run(**arguments)
+        check_bf16(params["precision"], params["device"], params["allow_slow_bf16"])  # per run: not shared
+        checked.append(
+            (params, Path(arguments["content"]), style_paths(arguments["style"]), Path(arguments["out"]), callbacks)
+        )
+    _check_batch([params for params, *_ in checked], [out for *_, out, _ in checked])
+    first = checked[0][0]
+    if first["threads"]:
+        torch.set_num_threads(first["threads"])
+    _set_backend_flags(first)
+    network = build_network(first, torch.device(first["device"]))
+    names = [out.name for *_, out, _ in checked]
+    members = [_Run(*run, network=network, batch=names) for run in checked]
+    _check_batch_sizes(members)
+    return _Batch(members).run()
+
+
+def _check_batch(params: list[dict], outs: list[Path]) -> None:
+    if not params:
+        raise NSTInputError("a batch needs at least one run")
+    for key in BATCH_SHARED:
+        values = {json.dumps(p[key]) for p in params}
+        if len(values) > 1:
+            raise NSTInputError(f"runs in one batch must share {key}; got {', '.join(sorted(values))}")
+    repeated = {out.name for out in outs if outs.count(out) > 1}
+    if repeated:
+        raise NSTInputError(f"runs in one batch must write different outputs; repeated: {', '.join(sorted(repeated))}")
+
+
+def _check_batch_sizes(members: list[_Run]) -> None:
+    """The runs' images at every stage: one size (content images of one aspect ratio)."""
+    for height, _ in _stages(members[0].params):
+        sizes = {m.out.name: tuple(m.setup.images.content_at(height).shape[2:]) for m in members}
+        if len(set(sizes.values())) > 1:
+            listed = ", ".join(f"{name} {w}x{h}" for name, (h, w) in sizes.items())
+            raise NSTInputError(f"runs in one batch must have one image size at height {height}; got {listed}")
+
+
+class _RoundStop:
+    """The batch's stop signal as its runs' checkpointers see it: frozen for a round of iterations,
+    so that a signal arriving mid-round is seen by every run of the next round (each then saves)."""
+
+    def __init__(self, signals: StopSignals):
+        self.signals, self.received = signals, None
+
+    def freeze(self) -> None:
+        self.received = self.signals.received
+
+
+class _Batch:
+    """Runs a batch stage by stage: the runs at the same stage optimised together (runs resumed in a
+    later stage wait for the others to reach it); each result is written as soon as its run ends."""
+
+    def __init__(self, members: list[_Run]):
+        self.members = members
+        self.outcomes: dict[int, RunResult | NSTNumericalError] = {}
+
+    def run(self) -> list[RunResult | NSTNumericalError]:
+        with StopSignals() as stop:
+            try:
+                while pending := [i for i, m in enumerate(self.members) if not m.stages.finished and self._open(i)]:
+                    stage = min(self.members[i].stages.next_stage for i in pending)
+                    self._one_stage([i for i in pending if self.members[i].stages.next_stage == stage], stop)
+            finally:
+                for member in self.members:
+                    member.stages.bar.bar.close()
+        return [self.outcomes[i] for i in range(len(self.members))]
+
+    def _open(self, index: int) -> bool:
+        return index not in self.outcomes
+
+    def _one_stage(self, group: list[int], signals: StopSignals) -> None:
+        stop = _RoundStop(signals)
+        loops = [self.members[i].stages.begin_stage(stop) for i in group]
+        done = lambda position: self._stage_done(group[position], loops[position])  # noqa: E731
+        failed = optimize_together(loops, done, stop.freeze)
+        for position, error in failed.items():
+            self._fail(group[position], error)
+        for index, loop in zip(group, loops):  # a loop with nothing to do from the start (resumed at its end)
+            if self._open(index) and loop.done and not loop.iteration > loop.start:
+                self._stage_done(index, loop)
+
+    def _stage_done(self, index: int, loop: IterationLoop) -> None:
+        member = self.members[index]
+        member.stages.end_stage(loop)
+        if member.stages.finished:
+            try:
+                self.outcomes[index] = member.write_result()
+            except NSTNumericalError as error:
+                self._fail(index, error)
+
+    def _fail(self, index: int, error: NSTNumericalError) -> None:
+        self.outcomes[index] = error
+        self.members[index].checkpoint.remove()
+
+
 def parameter_defaults() -> dict:
     """stylize()'s keyword defaults: the one place defaults live (run options only)."""
     return {
@@ -165,35 +301,53 @@ def _stages(params: dict) -> list[tuple[int, int]]:
 
 
 def _run(params: dict, content_path: Path, style_paths: list[Path], out: Path, callbacks: list) -> RunResult:
-    started = time.perf_counter()
-    device = torch.device(params["device"])
-    setup = build_run(params, content_path, style_paths, device)
-    fingerprint = run_fingerprint(result_parameters(params), content_path, style_paths, setup.weights.sha256)
-    checkpoint = Checkpoint(checkpoint_path(out), fingerprint)
-    saved = checkpoint.load() or {}
-    run = _StageRunner(params, setup, checkpoint, saved, out, callbacks)
+    run = _Run(params, content_path, style_paths, out, callbacks)
     with StopSignals() as stop:
         try:
-            image, stage = run.all_stages(stop)
+            run.stages.all_stages(stop)
         except NSTNumericalError:
-            checkpoint.remove()
+            run.checkpoint.remove()
             raise
         finally:
-            run.bar.bar.close()
-    progress = {
-        "iterations_done": len(run.history),
-        "stopped_early": any(s["stopped_early"] for s in run.stage_log),
-        "resumed_from_iteration": saved["iteration"] if saved else None,
-        "wall_time_s": round(run.elapsed_before + time.perf_counter() - started, 3),
-        "time_per_iteration_s": round(run.loop_seconds() / max(run.iterations_here, 1), 5),
-        "stages": run.stage_log,
-    }
-    result = _Result(params, content_path, style_paths, out, setup, stage, image, run.history, progress, run.milestones)
-    return _write_result(result, checkpoint)
+            run.stages.bar.bar.close()
+    return run.write_result()
+
+
+class _Run:
+    """One run: its setup, checkpoint and stage runner, and writing its result."""
+
+    def __init__(self, params, content_path, style_paths, out, callbacks, network=None, batch=None):
+        self.started = time.perf_counter()
+        self.params, self.content_path, self.style_paths, self.out = params, content_path, style_paths, out
+        device = torch.device(params["device"])
+        self.setup = build_run(params, content_path, style_paths, device, network)
+        fingerprint = run_fingerprint(result_parameters(params), content_path, style_paths, self.setup.weights.sha256)
+        self.checkpoint = Checkpoint(checkpoint_path(out), fingerprint)
+        self.saved = self.checkpoint.load() or {}
+        self.stages = _StageRunner(params, self.setup, self.checkpoint, self.saved, out, callbacks)
+        self.batch = batch or [out.name]  # the outputs of the runs computed together with this one
+
+    def write_result(self) -> RunResult:
+        run, saved = self.stages, self.saved
+        progress = {
+            "iterations_done": len(run.history),
+            "stopped_early": any(s["stopped_early"] for s in run.stage_log),
+            "resumed_from_iteration": saved["iteration"] if saved else None,
+            "wall_time_s": round(run.elapsed_before + time.perf_counter() - self.started, 3),
+            "time_per_iteration_s": round(run.loop_seconds() / max(run.iterations_here, 1), 5),
+            "stages": run.stage_log,
+            "batch": {"size": len(self.batch), "runs": self.batch},
+        }
+        paths = (self.content_path, self.style_paths, self.out)
+        result = _Result(self.params, *paths, self.setup, run.stage, run.image, run.history, progress, run.milestones)
+        return _write_result(result, self.checkpoint)
 
 
 class _StageRunner:
-    """Runs the stages of one run in order, resuming from a checkpoint's stage and iteration."""
+    """Runs the stages of one run in order, resuming from a checkpoint's stage and iteration.
+
+    A stage is begun (its optimiser and iteration loop), iterated (alone by all_stages(), or
+    together with other runs by nst.batch) and ended (its log entry)."""
 
     def __init__(self, params, setup, checkpoint, saved: dict, out: Path, callbacks: list):
         self.params, self.setup, self.checkpoint, self.saved = params, setup, checkpoint, saved
@@ -208,39 +362,39 @@ class _StageRunner:
         self.started = time.perf_counter()
         self.iterations_here = 0
         self.bar = _ProgressBar(params["iterations"], saved.get("iteration", 0), out.stem, params["progress"])
+        self.plan = _stages(params)
+        self.first = self.saved.get("stage", 0)
+        self.next_stage = self.first
+        self.offset = sum(count for _, count in self.plan[: self.first])  # iterations before the next stage
+        self.image: torch.Tensor | None = None
+        self.stage: Stage | None = None
+        self._history_before = 0
 
     def loop_seconds(self) -> float:
         return time.perf_counter() - self.started
 
+    @property
+    def finished(self) -> bool:
+        return self.next_stage == len(self.plan)
+
     def all_stages(self, stop: StopSignals) -> tuple[torch.Tensor, Stage]:
-        stages = _stages(self.params)
-        first = self.saved.get("stage", 0)
-        offset = sum(count for _, count in stages[:first])
-        image = None
-        for index in range(first, len(stages)):
-            height, count = stages[index]
-            stage = self.setup.stage(height)
-            resume = self.saved if self.saved and index == first else None
-            image = self._start_image(stage, index, image, resume)
-            self._one_stage(stage, index, image, offset, offset + count, resume, stop)
-            offset += count
-        return image, stage
+        while not self.finished:
+            loop = self.begin_stage(stop)
+            run_alone(loop)
+            self.end_stage(loop)
+        return self.image, self.stage
 
-    def _start_image(self, stage: Stage, index: int, previous, resume) -> torch.Tensor:
-        if resume is not None:
-            start = resume["image"]
-        elif index == 0:
-            start = self.setup.initial_image(stage)
-        else:
-            start = upsample(previous.detach().cpu(), stage.size)
-        return start.to(self.setup.device).requires_grad_(True)
-
-    def _one_stage(self, stage, index, image, first_iteration, end, resume, stop) -> None:
-        params = self.params
-        optimizer = ImageOptimizer(image, stage.objective, params["optimizer"], params["learning_rate"])
+    def begin_stage(self, stop: StopSignals | _RoundStop) -> IterationLoop:
+        """The next stage's image, optimiser (resumed where the checkpoint left it) and iteration loop."""
+        index, params = self.next_stage, self.params
+        height, count = self.plan[index]
+        self.stage = self.setup.stage(height)
+        resume = self.saved if self.saved and index == self.first else None
+        image = self.image = self._start_image(self.stage, index, self.image, resume)
+        optimizer = ImageOptimizer(image, self.stage.objective, params["optimizer"], params["learning_rate"])
         if resume is not None:
             optimizer.load_state_dict(resume)
-        start = resume["iteration"] if resume is not None else first_iteration
+        start = resume["iteration"] if resume is not None else self.offset
 
         def state_at(iteration: int) -> dict:
             elapsed = self.elapsed_before + self.loop_seconds()
@@ -253,16 +407,29 @@ class _StageRunner:
                 self.milestones[report.iteration] = image.detach().cpu().clone()
 
         checkpointer = Checkpointer(self.checkpoint, params["checkpoint_every"], params["iterations"], stop, state_at)
-        before = len(self.history)
+        self._history_before = len(self.history)
         # keep_milestone before checkpointer: a checkpoint at a milestone iteration holds its image
         callbacks = [_append_to(self.history), self.bar, keep_milestone, checkpointer, *self.callbacks]
-        _, stopped_early = optimize(optimizer, end, start, callbacks)
-        self.iterations_here += len(self.history) - before
-        size = {"width": stage.size[0], "height": stage.size[1]}
+        return IterationLoop(optimizer, self.offset + count, start, callbacks)
+
+    def end_stage(self, loop: IterationLoop) -> None:
+        self.iterations_here += len(self.history) - self._history_before
+        size = {"width": self.stage.size[0], "height": self.stage.size[1]}
         done = len(self.history) - sum(s["iterations_done"] for s in self.stage_log)
-        self.stage_log.append(
-            size | {"iterations": end - first_iteration, "iterations_done": done, "stopped_early": stopped_early}
-        )
+        count = self.plan[self.next_stage][1]
+        log = {"iterations": count, "iterations_done": done, "stopped_early": loop.stopped_early}
+        self.stage_log.append(size | log)
+        self.offset += count
+        self.next_stage += 1
+
+    def _start_image(self, stage: Stage, index: int, previous, resume) -> torch.Tensor:
+        if resume is not None:
+            start = resume["image"]
+        elif index == 0:
+            start = self.setup.initial_image(stage)
+        else:
+            start = upsample(previous.detach().cpu(), stage.size)
+        return start.to(self.setup.device).requires_grad_(True)
 
 
 def _append_to(history: list[dict]) -> IterationCallback:

@@ -32,7 +32,10 @@ class Objective(nn.Module):
         self.weights = {term: float(weights[term]) for term in TERMS}
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        features = self.extractor(image)
+        return self.terms(self.extractor(image), image)
+
+    def terms(self, features: dict[int, torch.Tensor], image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The terms from the image's features (computed once for a whole batch by nst.batch)."""
         terms = {"content": self.content(features), "style": self.style(features), "tv": self.tv(image)}
         terms["total"] = (
             self.weights["content"] * terms["content"]

@@ -114,15 +114,32 @@ class RunSetup:
         return self.images.initial_image(stage.content)
 
 
-def build_run(params: dict, content_path: Path, style_paths: list[Path], device: torch.device) -> RunSetup:
-    """Load the network and images of a run (`params`: check_run()'s resolved dict)."""
+@dataclass(frozen=True)
+class Network:
+    """The cut network of a run, shareable by the runs of a batch (same model, weights, layers, precision)."""
+
+    backbone: Backbone
+    weights: WeightsIdentity
+    extractor: FeatureExtractor
+
+
+def build_network(params: dict, device: torch.device) -> Network:
     backbone = get_backbone(params["model"])
     network, weights_id = load_network(backbone, params["weights"])
     layers = list(range(1, params["style_layers"] + 1)) + [params["content_layer"]]
     extractor = FeatureExtractor(
         backbone, network, layers, gain=weights_id.feature_gain, bf16=params["precision"] == "bf16"
     ).to(device)
-    return RunSetup(params, backbone, weights_id, extractor, load_images(params, content_path, style_paths), device)
+    return Network(backbone, weights_id, extractor)
+
+
+def build_run(
+    params: dict, content_path: Path, style_paths: list[Path], device: torch.device, network: Network | None = None
+) -> RunSetup:
+    """Load the network (unless given) and images of a run (`params`: check_run()'s resolved dict)."""
+    network = network or build_network(params, device)
+    run_images = load_images(params, content_path, style_paths)
+    return RunSetup(params, network.backbone, network.weights, network.extractor, run_images, device)
 
 
 def upsample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -257,7 +257,7 @@ def test_bad_input_one_line_exit_2_nothing_written(
     def optimisation_started(*args, **kwargs):
         raise AssertionError(f"{case_id}: the bad input reached the optimisation")
 
-    monkeypatch.setattr(nst.api, "optimize", optimisation_started)
+    monkeypatch.setattr(nst.api, "run_alone", optimisation_started)  # a single run's optimisation
     monkeypatch.chdir(repo_root)
     argv, out = bad_input(tmp_path, case_id, options)
     code = main(argv)

@@ -460,7 +460,7 @@ def test_imagenet_offline_fails_fast(tmp_path, monkeypatch, content_image, style
         return fail
 
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", must_not_happen("a download"))
-    monkeypatch.setattr(engine, "optimize", must_not_happen("the optimisation"))
+    monkeypatch.setattr(engine, "run_alone", must_not_happen("the optimisation"))
     with pytest.raises(NSTWeightsError) as error:
         run(content_image, style_image, tmp_path / "out" / "x.png", weights="imagenet", iterations=1000)
     assert attempted == []
