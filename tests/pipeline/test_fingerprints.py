@@ -41,7 +41,9 @@ def copy(tmp_path_factory):
 EDITS = [
     ("nst/losses.py", {"stylize"}, set()),  # engine code: every run
     ("nst/cli.py", set(), {"stylize"}),  # not part of a run
-    ("nst_pipeline/findings.py", {"report"}, {"stylize", "grid", "measure"}),  # the checks run in the report job
+    ("nst_pipeline/findings/checks.py", {"report"}, {"stylize", "grid", "measure"}),  # the checks run in the report job
+    ("nst_pipeline/findings/verdict.py", {"report"}, {"stylize", "grid", "measure"}),
+    ("nst_pipeline/metric_table.py", {"report"}, {"stylize", "measure"}),
     ("nst_pipeline/report.py", {"report"}, {"stylize", "grid", "measure"}),
     ("nst_pipeline/templates/report.css", {"report"}, {"stylize", "grid", "measure"}),
     ("nst_pipeline/templates/report.html.j2", {"report"}, {"stylize", "grid", "measure"}),

@@ -15,7 +15,7 @@ from pipeline_helpers import html_element
 from nst.api import RESULT_PARAMETERS, check_run
 from nst.naming import run_id
 from nst_pipeline import figures, paths
-from nst_pipeline.report import write_report
+from nst_pipeline.report_job import write_report
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "data" / "content" / "chelsea.jpg"
