@@ -61,7 +61,8 @@ def _deciding(numbers: dict, name: str, value: float | None, threshold: float) -
     numbers["deciding"] = {"name": name, "value": value, "threshold": threshold}
 
 
-def _metric_values(check: dict, entries: list[Entry]) -> dict:
+def metric_values(check: dict, entries: list[Entry]) -> dict:
+    """The check's metric at each entry (None where a run has no value), with its noise margin."""
     metric = check["metric"]
     return {"metric": metric, "margin": margin(metric), "values": {e.label: e.view.metric(metric) for e in entries}}
 
@@ -87,7 +88,7 @@ def _gate(check: dict, entries: list[Entry]) -> tuple[list[Entry], list[str], di
 def check_best(check: dict, entries: list[Entry]) -> Result:
     """The expected value is best among the runs passing the gate, by more than the margin; a run
     that misses the gate within noise and would beat the expected one makes it inconclusive."""
-    numbers = _metric_values(check, entries)
+    numbers = metric_values(check, entries)
     values, slack = numbers["values"], numbers["margin"]
     sign = 1.0 if check["goal"] == "lowest" else -1.0
     passing, near, gate_numbers = _gate(check, entries)
@@ -130,7 +131,7 @@ def _ordered(entries: list[Entry]) -> list[Entry]:
 def _steps(check: dict, entries: list[Entry]) -> tuple[dict, list[tuple[str, float]]]:
     """Numbers with the values in the varied parameter's order, and each neighbouring step."""
     ordered = _ordered(entries)
-    numbers = _metric_values(check, ordered)
+    numbers = metric_values(check, ordered)
     values = [numbers["values"][e.label] for e in ordered]
     steps = [(f"{a.label} → {b.label}", y - x) for a, b, x, y in zip(ordered, ordered[1:], values, values[1:])]
     return numbers | {"steps": dict(steps)}, steps
@@ -244,7 +245,7 @@ def check_close(check: dict, entries: list[Entry]) -> Result:
 def check_bound(check: dict, entries: list[Entry]) -> Result:
     """Every value on the right side of the bound by more than the margin (agrees); any on the wrong
     side by more than it (differs); else within noise of the bound (inconclusive)."""
-    numbers = _metric_values(check, entries)
+    numbers = metric_values(check, entries)
     slack = numbers["margin"]
     low, high = check.get("min", -math.inf), check.get("max", math.inf)
     outside = {label: v for label, v in numbers["values"].items() if v < low - slack or v > high + slack}

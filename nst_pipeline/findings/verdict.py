@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from nst_pipeline.findings.checks import CHECKS, RUNS_NEEDED, Result, _metric_values
+from nst_pipeline.findings.checks import CHECKS, RUNS_NEEDED, Result, metric_values
 from nst_pipeline.findings.runs import FINAL, Entry, RunView, budget_label, select, selector_run
 from nst_pipeline.metric_table import PAIR_METRICS
 from nst_pipeline.outcome import value_text
@@ -154,7 +154,7 @@ def judge_at(
     result = None
     if pair_metric or _computable(check, everything):
         result = _run_check(check, entries, references, pairwise)
-    numbers = result.numbers if result else _metric_values(check, everything)
+    numbers = result.numbers if result else metric_values(check, everything)
     base = {"fraction": fraction, "budget": budget_label(fraction), "iterations": iterations, "numbers": numbers}
     if problems:
         says = result.verdict if result else None
