@@ -8,8 +8,9 @@ Each measures the final images and the milestone images (nst.milestones: the run
 B/4, B/2 of its B iterations) alike, as "budgets" ordered by fraction of the budget, the final (1.0)
 included. Both are CPU jobs (no GPU: a judge at 128 px is a few forward passes) that load their judges
 once and compute each reference image's features once.
-workflow/scripts/measure.py and measure_pairs.py only unpack `snakemake` and call these; the rules'
-code fingerprint is this module's import closure (nst_pipeline.fingerprints.measure).
+The rules (workflow/rules/measure.smk) call these in Snakemake's own process (`run:`): the judges are
+loaded once per process (metrics.load_judge), not once per run. The rules' code fingerprint is this
+module's import closure and the rule file (nst_pipeline.fingerprints.measure).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
@@ -25,6 +26,7 @@ import torch
 from nst.images import atomic_write_bytes
 from nst_pipeline import metrics
 from nst_pipeline.formatting import plural
+from nst_pipeline.job_log import job_log
 
 
 def judge_height(configured: int | None, run_heights: Iterable[int]) -> int:
@@ -56,7 +58,16 @@ def milestone_images(record: dict, sidecar: str | Path) -> dict[float, tuple[int
 
 
 def measure_run_job(
-    run: str, image: str, sidecar: str, content: str, style: str | list[str], out: str, *, height: int, threads: int = 1
+    run: str,
+    image: str,
+    sidecar: str,
+    content: str,
+    style: str | list[str],
+    out: str,
+    *,
+    height: int,
+    threads: int = 1,
+    say: Callable[[str], None] = print,
 ) -> dict:
     """Every yardstick number of one finished run, written to `out` as
     {"run", "judge": {...}, "style_reference", "metrics": metrics.measure()'s row of the final image,
@@ -97,12 +108,19 @@ def measure_run_job(
     }
     _write_json(out, payload)
     images = f"{len(budgets)} image{plural(len(budgets))}"
-    print(f"measured {run} ({images}) at judge height {height} px in {time.perf_counter() - started:.1f} s")
+    say(f"measured {run} ({images}) at judge height {height} px in {time.perf_counter() - started:.1f} s")
     return payload
 
 
 def measure_pairs_job(
-    runs: list[str], images: list[str], sidecars: list[str], out: str, *, height: int, threads: int = 1
+    runs: list[str],
+    images: list[str],
+    sidecars: list[str],
+    out: str,
+    *,
+    height: int,
+    threads: int = 1,
+    say: Callable[[str], None] = print,
 ) -> list[dict]:
     """Distances between every two distinct runs (metrics.pairwise_distances), rows naming the runs:
     [{"a": run, "b": run, "perceptual", "ssim", "palette"}], at every fraction of the budget that all
@@ -125,5 +143,25 @@ def measure_pairs_job(
         budgets.append({"fraction": fraction, "pairs": named})
     final = budgets[-1]["pairs"]
     _write_json(out, {"judge_height": height, "pairs": final, "budgets": budgets})
-    print(f"{len(final)} pairs of {len(distinct)} runs at {len(budgets)} budgets, judge height {height} px")
+    say(f"{len(final)} pairs of {len(distinct)} runs at {len(budgets)} budgets, judge height {height} px")
     return final
+
+
+# ---- the `run:` blocks of workflow/rules/measure.smk: the rule's input, output and log as Snakemake
+# gives them (short blocks: Snakemake's linter asks for a handful of lines)
+
+
+def measure_rule(run: str, inputs, out: str, log: str, *, height: int, threads: int) -> None:
+    """Rule measure: measure_run_job on the rule's input (image, sidecar, content, style); its message,
+    or its traceback, in `log`."""
+    with job_log(log) as say:
+        image, sidecar, content, style = inputs.image, inputs.sidecar, inputs.content, inputs.style
+        measure_run_job(run, image, sidecar, content, style, out, height=height, threads=threads, say=say)
+
+
+def measure_pairs_rule(runs: list[str], inputs, out: str, log: str, *, height: int, threads: int) -> None:
+    """Rule measure_pairs: measure_pairs_job on the rule's input (images, sidecars); its message, or
+    its traceback, in `log`."""
+    with job_log(log) as say:
+        images, sidecars = list(inputs.images), list(inputs.sidecars)
+        measure_pairs_job(list(runs), images, sidecars, out, height=height, threads=threads, say=say)

@@ -25,6 +25,7 @@ at different heights are not comparable to better than ~0.15 (a 256 px run judge
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -74,8 +75,10 @@ class Judge:
     weights_label: str
 
 
+@functools.cache
 def load_judge(model: str = "vgg19", height: int = JUDGE_HEIGHT) -> Judge:
-    """The bundled (offline, real ImageNet) weights of vgg19 or efficientnet_lite0 as a judge."""
+    """The bundled (offline, real ImageNet) weights of vgg19 or efficientnet_lite0 as a judge. Loaded
+    once per process: the measure jobs of a pipeline share it (read only: frozen, eval mode)."""
     backbone = get_backbone(model)
     network, identity = load_network(backbone, "bundled")
     if model == "vgg19":

@@ -99,10 +99,6 @@ def measure_log(run: str) -> str:
     return f"{RESULTS}/logs/measure/{run}.log"
 
 
-def measure_benchmark(run: str) -> str:
-    return f"{RESULTS}/benchmarks/measure/{run}.tsv"
-
-
 def pair_metrics(experiment: str, pair: str) -> str:
     """Distances between every two runs of one experiment and pair (rule measure_pairs)."""
     return f"{RESULTS}/metrics/pairs/{experiment}/{pair}.json"

@@ -65,7 +65,7 @@ def rule_fingerprints(root: Path, monkeypatch) -> dict[str, str]:
     """The rules' code fingerprints (as common.smk computes them) of the workflow copy at `root`."""
     with monkeypatch.context() as patched:
         patched.setattr(provenance, "_package_dir", lambda package: root / package)
-        patched.setattr(fingerprints, "SCRIPTS", root / "workflow/scripts")
+        patched.setattr(fingerprints, "RULES", root / "workflow/rules")
         patched.setattr(fingerprints, "TEMPLATES", root / "nst_pipeline/templates")
         provenance.module_closure.cache_clear()
         try:
@@ -196,25 +196,25 @@ def test_stylize_script_edit_reruns_nothing(finished):
         assert dry_run(finished) == {}
 
 
-def test_other_script_edit_reruns_its_rules(finished):
-    """Without Snakemake's `code` trigger, a script is part of its rule's fingerprint."""
-    with edited(finished[0].parent / "workflow/scripts/measure.py"):
+def test_run_rule_edit_reruns_its_rules(finished):
+    """Without Snakemake's `code` trigger, the file of a `run:` rule is part of its fingerprint."""
+    with edited(finished[0].parent / "workflow/rules/measure.smk"):
         assert dry_run(finished) == {"measure": 2, "measure_pairs": 1, "make_report": 1, "all": 1}
 
 
 @pytest.mark.parametrize(
-    ("script", "expected"),
+    ("path", "expected"),
     [
-        ("make_grid.py", {"grid"}),
-        ("make_report.py", {"report"}),
-        ("measure.py", {"measure"}),
-        ("measure_pairs.py", {"measure"}),
-        ("_helpers.py", {"grid", "report", "measure"}),
-        ("stylize.py", set()),
+        ("rules/grids.smk", {"grid"}),
+        ("rules/report.smk", {"report"}),
+        ("rules/measure.smk", {"measure"}),
+        ("rules/stylize.smk", set()),
+        ("scripts/stylize.py", set()),
+        ("scripts/_helpers.py", set()),  # the stylize script's; the `run:` rules log with nst_pipeline.job_log
     ],
 )
-def test_scripts_are_in_their_rules_fingerprints(finished, script, expected, monkeypatch):
-    assert changed_fingerprints(finished, f"workflow/scripts/{script}", monkeypatch) == expected
+def test_rule_files_are_in_their_rules_fingerprints(finished, path, expected, monkeypatch):
+    assert changed_fingerprints(finished, f"workflow/{path}", monkeypatch) == expected
 
 
 def test_every_job_ran_its_planned_parameters(finished):

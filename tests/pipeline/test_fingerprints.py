@@ -20,17 +20,17 @@ def fingerprint_of_each_rule() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def copy(tmp_path_factory):
-    """A copy of nst/, nst_pipeline/ (templates included) and workflow/scripts/ that the fingerprints read."""
+    """A copy of nst/, nst_pipeline/ (templates included) and workflow/rules/ that the fingerprints read."""
     root = tmp_path_factory.mktemp("copy")
     real = fingerprint_of_each_rule()
     packages = {name: provenance._package_dir(name) for name in provenance.PROJECT_PACKAGES}
     for name, folder in packages.items():
         shutil.copytree(folder, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(fingerprints.SCRIPTS, root / "scripts", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(fingerprints.RULES, root / "rules")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(provenance, "_package_dir", lambda package: root / package if package in packages else None)
         patch.setattr(fingerprints, "TEMPLATES", root / "nst_pipeline/templates")
-        patch.setattr(fingerprints, "SCRIPTS", root / "scripts")
+        patch.setattr(fingerprints, "RULES", root / "rules")
         provenance.module_closure.cache_clear()  # the closures' files, now in the copy
         assert fingerprint_of_each_rule() == real  # the copy is faithful: same names, same bytes
         yield root
@@ -50,12 +50,12 @@ EDITS = [
     ("nst_pipeline/grid.py", {"grid", "report"}, {"stylize", "measure"}),  # the report draws grids too
     ("nst_pipeline/metrics.py", {"measure"}, {"stylize", "grid"}),
     ("nst_pipeline/measure.py", {"measure"}, {"stylize", "grid"}),
-    ("scripts/make_grid.py", {"grid"}, {"stylize", "report", "measure"}),
-    ("scripts/make_report.py", {"report"}, {"stylize", "grid", "measure"}),
-    ("scripts/measure.py", {"measure"}, {"stylize", "grid", "report"}),
-    ("scripts/measure_pairs.py", {"measure"}, {"stylize", "grid", "report"}),
-    ("scripts/_helpers.py", {"grid", "report", "measure"}, {"stylize"}),  # shared by the rules' scripts
-    ("scripts/stylize.py", set(), {"stylize"}),  # only unpacks snakemake; the run id holds the parameters
+    # the `run:` rules' files hold the code that calls their package functions
+    ("rules/grids.smk", {"grid"}, {"stylize", "report", "measure"}),
+    ("rules/report.smk", {"report"}, {"stylize", "grid", "measure"}),
+    ("rules/measure.smk", {"measure"}, {"stylize", "grid", "report"}),
+    # the stylize script only unpacks snakemake (the run id holds the parameters): no fingerprint has it
+    ("rules/stylize.smk", set(), {"stylize", "grid", "report", "measure"}),
 ]
 
 

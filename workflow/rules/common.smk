@@ -7,7 +7,10 @@ sys.path.insert(0, workflow.basedir)  # this workflow's own nst and nst_pipeline
 
 from nst.errors import NSTInputError
 from nst_pipeline import fingerprints, paths
-from nst_pipeline.measure import judge_height
+from nst_pipeline.grid import write_grid
+from nst_pipeline.job_log import job_log
+from nst_pipeline.measure import judge_height, measure_pairs_rule, measure_rule
+from nst_pipeline.report_job import run_report_job
 from nst_pipeline.plan import experiments_by_run, plan_experiments, run_name_regex
 
 try:

@@ -11,12 +11,13 @@ rule make_grid:
         ),
     log:
         paths.grid_log("{experiment}", "{pair}"),
-    conda:
-        "../../envs/nst.yaml"
     params:
         runs=grid_entries,
         content=grid_content,
         style=grid_style,
         code=FINGERPRINTS["grid"],
-    script:
-        "../scripts/make_grid.py"
+    # `run:`, in Snakemake's own process as the measure rules (workflow/rules/measure.smk); matplotlib
+    # keeps its fonts per thread, and each grid is a figure of its own (no pyplot state)
+    run:
+        with job_log(log[0]):
+            write_grid(wildcards.experiment, wildcards.pair, params.runs, params.content, params.style, output[0])

@@ -1,5 +1,8 @@
 # The fixed yardstick: CPU jobs, no GPU resource; small enough to run anywhere, on the
 # cluster as ordinary CPU jobs (not localrules: a full config has one per run).
+# `run:`, not `script:`: Snakemake runs these in its own process, in threads (profiles/default sets
+# force-use-threads; cluster jobs always do), so torch is imported and the judges are loaded once, not
+# once per run (a `script:` job paid ~3 s of start-up for ~4 s of measuring). Hence no `conda:`.
 
 
 rule measure:
@@ -13,17 +16,13 @@ rule measure:
         paths.run_metrics("{run}"),
     log:
         paths.measure_log("{run}"),
-    benchmark:
-        paths.measure_benchmark("{run}")
-    conda:
-        "../../envs/nst.yaml"
     # one thread: float sums in one order, so a rerun gives the same numbers
     threads: 1
     params:
         height=JUDGE_HEIGHT,
         code=FINGERPRINTS["measure"],
-    script:
-        "../scripts/measure.py"
+    run:
+        measure_rule(wildcards.run, input, output[0], log[0], height=params.height, threads=threads)
 
 
 rule measure_pairs:
@@ -35,12 +34,10 @@ rule measure_pairs:
         paths.pair_metrics("{experiment}", "{pair}"),
     log:
         paths.pair_metrics_log("{experiment}", "{pair}"),
-    conda:
-        "../../envs/nst.yaml"
     threads: 1
     params:
         runs=pair_runs,
         height=JUDGE_HEIGHT,
         code=FINGERPRINTS["measure"],
-    script:
-        "../scripts/measure_pairs.py"
+    run:
+        measure_pairs_rule(params.runs, input, output[0], log[0], height=params.height, threads=threads)

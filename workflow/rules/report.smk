@@ -1,3 +1,5 @@
+# `run:` (in Snakemake's own process, as the onerror hook below): the report job is the last of a
+# pipeline, alone on the critical path, and starts without a new Python importing torch.
 rule make_report:
     input:
         grids=all_grids(),
@@ -10,21 +12,18 @@ rule make_report:
         findings=report(paths.FINDINGS, caption="../report/findings.rst", category="Report"),
     log:
         paths.REPORT_LOG,
-    conda:
-        "../../envs/nst.yaml"
     params:
         plan=plan_for_report(),
         title=config["report_title"],
         code=FINGERPRINTS["report"],
-    script:
-        "../scripts/make_report.py"
+    run:
+        with job_log(log[0]):
+            run_report_job(params.plan, params.title)
 
 
 onerror:
     # Some runs failed (the others went on: keep-going). Write the report anyway, listing the failed
     # runs with their errors; the next invocation redoes only what is missing.
-    from nst_pipeline.report_job import run_report_job
-
     try:
         run_report_job(plan_for_report(), config["report_title"])
         print(f"nst-pipeline: some runs failed; {paths.REPORT} lists them with their errors", file=sys.stderr)
