@@ -523,11 +523,16 @@ def _freeze_each_run_until_its_time_limit(run: Snakemake, slurm_dir: Path) -> di
     is frozen once. Returns each run's checkpointed iteration when frozen (the SIGTERM one comes later)."""
     frozen: dict[str, list[int]] = {}  # job id -> its processes, while stopped
     frozen_at: dict[str, int] = {}
+    seen: list[str] = []  # what the loop saw of each running stylize job, when it changed: for a failure
     deadline = time.monotonic() + 420
     try:
         while len(frozen_at) < 2 or frozen:
-            assert run.proc.poll() is None, f"snakemake ended (rc {run.proc.returncode}):\n" + run.output()[-5000:]
-            assert time.monotonic() < deadline, f"not both runs frozen and released in 420 s: {frozen_at}, {frozen}"
+            state = f"frozen at {frozen_at}, still frozen {sorted(frozen)}; seen: {seen[-12:]}"
+            assert run.proc.poll() is None, (
+                f"snakemake ended (rc {run.proc.returncode}) before both runs were frozen: {state}\n"
+                + run.output()[-5000:]
+            )
+            assert time.monotonic() < deadline, f"not both runs frozen and released in 420 s: {state}"
             uuid = run.run_uuid()
             jobs = {job["job_id"]: job for job in squeue_jobs(uuid)} if uuid else {}
             for job_id in [j for j in frozen if jobs.get(j, {}).get("state") != "RUNNING"]:
@@ -537,11 +542,12 @@ def _freeze_each_run_until_its_time_limit(run: Snakemake, slurm_dir: Path) -> di
                     continue
                 pids = job_pids(job["raw_id"])
                 name = _run_of(pids)
-                if name is None or name in frozen_at:
-                    continue
-                checkpoint = next((slurm_dir / "results/runs").glob(f"*/{name}.ckpt"), None)
+                checkpoint = next((slurm_dir / "results/runs").glob(f"*/{name}.ckpt"), None) if name else None
                 iteration = read_checkpoint_iteration(checkpoint) if checkpoint else None
-                if iteration is not None:
+                sighting = f"job {job_id}: {len(pids)} pids, run {name and name[-40:]}, checkpoint {iteration}"
+                if not seen or seen[-1] != sighting:
+                    seen.append(sighting)
+                if name is not None and name not in frozen_at and iteration is not None:
                     signal_all(pids, signal.SIGSTOP)
                     frozen[job_id], frozen_at[name] = pids, iteration
             time.sleep(0.2)
