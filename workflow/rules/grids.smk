@@ -1,3 +1,5 @@
+# `run:`, in Snakemake's own process as the measure rules (workflow/rules/measure.smk); matplotlib
+# keeps its fonts per thread, and each grid is a figure of its own (no pyplot state)
 rule make_grid:
     input:
         images=grid_run_images,
@@ -16,8 +18,6 @@ rule make_grid:
         content=grid_content,
         style=grid_style,
         code=FINGERPRINTS["grid"],
-    # `run:`, in Snakemake's own process as the measure rules (workflow/rules/measure.smk); matplotlib
-    # keeps its fonts per thread, and each grid is a figure of its own (no pyplot state)
     run:
         with job_log(log[0]):
             write_grid(wildcards.experiment, wildcards.pair, params.runs, params.content, params.style, output[0])
