@@ -163,12 +163,6 @@ def squeue_jobs(uuid: str) -> list[dict]:
     return jobs
 
 
-def job_pids(raw_id: str) -> list[int]:
-    """The processes of a running job, all its steps (`scontrol listpids`, on this one-node cluster)."""
-    out = subprocess.run(["scontrol", "listpids", raw_id], capture_output=True, text=True, timeout=30).stdout
-    return [int(line.split()[0]) for line in out.splitlines() if line.split() and line.split()[0].isdigit()]
-
-
 def signal_all(pids: list[int], sig: signal.Signals) -> None:
     for pid in pids:
         try:
@@ -290,6 +284,10 @@ def _config(
 # checkpoints by a 0.2 s poll (also on a machine 3x faster), short enough to keep the tests quick.
 # Attempt 1 of the timed-out runs cannot finish however fast the machine: the test freezes it.
 RUN_SECONDS = 20
+# The time-out test's runs: the test must see each run's first checkpoint and stop it before the run
+# ends, and its poll is slow on a loaded machine (seen: a run caught at iteration 25 of 50 while the
+# machine ran another test suite). Longer runs leave the poll that time; attempt 2 still has 2 minutes.
+TIMED_OUT_RUN_SECONDS = 40
 RUN_HEIGHT = 48
 TWO_RUNS = [{"vary": {"init_method": ["content", "gaussian"]}}]
 
@@ -465,7 +463,7 @@ def test_timed_out_runs_checkpoint_and_resume_with_more_time(slurm_cluster, tmp_
     job), so a retry may be cut again: one more retry than the profile's (limit 4 min) keeps that from
     failing the test."""
     profile = _profile(tmp_path, retries=3, runtime="1 * attempt", slurm_extra="'--signal=TERM@20'")
-    iterations = iterations_lasting(RUN_SECONDS, seconds_per_iteration)
+    iterations = iterations_lasting(TIMED_OUT_RUN_SECONDS, seconds_per_iteration)
     config = _config(tmp_path, "long", TWO_RUNS, height=RUN_HEIGHT, iterations=iterations, checkpoint_every=5)
     slurm_dir = tmp_path / "slurm"
     with Snakemake(slurm_dir, "--profile", str(profile), "--configfile", str(config)) as run:
@@ -501,26 +499,46 @@ def test_timed_out_runs_checkpoint_and_resume_with_more_time(slurm_cluster, tmp_
 TARGET_RUN = re.compile(r"stylize:run=[^/\s'\"]+/([^\s'\"]+)")
 
 
-def _run_of(pids: list[int]) -> str | None:
-    """The run a stylize job executes: the one `--target-jobs stylize:run=<pair>/<run>` of its
-    Snakemake process (an array's batch script lists every task's command: skipped)."""
-    runs = set()
-    for pid in pids:
-        try:
-            arguments = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
+def _run_executors() -> dict[str, tuple[str, list[int]]]:
+    """Each stylize run executing on this (one-node) cluster: run name -> (its SLURM job's raw id, the
+    processes to stop: the Snakemake that executes the run - one `--target-jobs stylize:run=...`
+    target on its command line, not srun's - and all its descendants, the job script doing the work).
+    Found from /proc, not from `scontrol listpids`: a job's process list is not trusted to hold one
+    run only (an array's batch step lists every task's command; a step may be listed under another
+    task). The job id is the process's own SLURM_JOB_ID (an array task's raw id)."""
+    children: dict[int, list[int]] = {}
+    executors: dict[str, tuple[str, list[int]]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
             continue
-        found = set(TARGET_RUN.findall(arguments))
-        if len(found) == 1:
-            runs |= found
-    return runs.pop() if len(runs) == 1 else None
+        try:
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(proc.name))
+        runs = set(TARGET_RUN.findall(b" ".join(argv).decode(errors="replace")))
+        job = next((e.split(b"=", 1)[1].decode() for e in environ if e.startswith(b"SLURM_JOB_ID=")), None)
+        if len(runs) == 1 and job and Path(argv[0].decode(errors="replace")).name != "srun":
+            executors.setdefault(runs.pop(), (job, []))[1].append(int(proc.name))
+    for _job, pids in executors.values():
+        todo = list(pids)
+        while todo:
+            found = [pid for pid in children.get(todo.pop(), []) if pid not in pids]
+            pids.extend(found)
+            todo.extend(found)
+    return executors
 
 
 def _freeze_each_run_until_its_time_limit(run: Snakemake, slurm_dir: Path) -> dict[str, int]:
     """Once a stylize job's run is optimising (it has a checkpoint: its SIGTERM handler is set), SIGSTOP
-    every process of the job; SIGCONT them as soon as SLURM has ended the job (no longer RUNNING): its
-    time limit (1 min, then up to ~30 s until slurmctld's periodic check) is the only way out. Each run
-    is frozen once. Returns each run's checkpointed iteration when frozen (the SIGTERM one comes later)."""
+    the processes executing it (_run_executors); SIGCONT them as soon as SLURM has ended the job (no
+    longer RUNNING): its time limit (1 min, then up to ~30 s until slurmctld's periodic check) is the
+    only way out. Each run is frozen once. Returns each run's checkpointed iteration when frozen (the
+    SIGTERM one comes later)."""
+    import torch  # noqa: F401  (read_checkpoint_iteration's; imported here, ~3 s, not at the first sighting)
+
     frozen: dict[str, list[int]] = {}  # job id -> its processes, while stopped
     frozen_at: dict[str, int] = {}
     seen: list[str] = []  # what the loop saw of each running stylize job, when it changed: for a failure
@@ -534,26 +552,26 @@ def _freeze_each_run_until_its_time_limit(run: Snakemake, slurm_dir: Path) -> di
             )
             assert time.monotonic() < deadline, f"not both runs frozen and released in 420 s: {state}"
             uuid = run.run_uuid()
-            jobs = {job["job_id"]: job for job in squeue_jobs(uuid)} if uuid else {}
+            jobs = {job["raw_id"]: job for job in squeue_jobs(uuid)} if uuid else {}
             for job_id in [j for j in frozen if jobs.get(j, {}).get("state") != "RUNNING"]:
                 signal_all(frozen.pop(job_id), signal.SIGCONT)
-            for job_id, job in jobs.items():
-                if job["state"] != "RUNNING" or not job["comment"].startswith("rule_stylize") or job_id in frozen:
+            for name, (job_id, pids) in _run_executors().items():
+                job = jobs.get(job_id, {})
+                if job.get("state") != "RUNNING" or not job["comment"].startswith("rule_stylize") or job_id in frozen:
                     continue
-                pids = job_pids(job["raw_id"])
-                name = _run_of(pids)
-                checkpoint = next((slurm_dir / "results/runs").glob(f"*/{name}.ckpt"), None) if name else None
+                checkpoint = next((slurm_dir / "results/runs").glob(f"*/{name}.ckpt"), None)
                 iteration = read_checkpoint_iteration(checkpoint) if checkpoint else None
-                sighting = f"job {job_id}: {len(pids)} pids, run {name and name[-40:]}, checkpoint {iteration}"
+                sighting = f"job {job_id}: {len(pids)} pids, run {name[-40:]}, checkpoint {iteration}"
                 if not seen or seen[-1] != sighting:
                     seen.append(sighting)
-                if name is not None and name not in frozen_at and iteration is not None:
+                if name not in frozen_at and iteration is not None:
                     signal_all(pids, signal.SIGSTOP)
                     frozen[job_id], frozen_at[name] = pids, iteration
             time.sleep(0.2)
     finally:
         for pids in frozen.values():
             signal_all(pids, signal.SIGCONT)
+    print(f"sightings: {seen}")  # shown with -rP: how soon each run was caught
     return frozen_at
 
 
