@@ -37,7 +37,7 @@ from nst.hardware import check_bf16, cpu_has_bf16
 from nst.milestones import milestone_dir, milestone_image, milestone_iterations
 from nst.objective import TERMS
 from nst.optimize import ImageOptimizer, IterationCallback, IterationLoop, IterationReport, run_alone
-from nst.params import RESULT_PARAMETERS, result_parameters, style_paths, validate
+from nst.params import RESULT_PARAMETERS, result_parameters, used_styles, validate
 from nst.record import build_record
 from nst.setup import RunSetup, Stage, build_network, build_run, upsample
 
@@ -100,6 +100,7 @@ def stylize(
     cudnn_benchmark: bool = False,
     checkpoint_every: int = 0,
     progress: bool = True,
+    save_every: int = 0,
     allow_slow_bf16: bool = False,
     callbacks: Sequence[IterationCallback] = (),
 ) -> RunResult:
@@ -110,7 +111,9 @@ def stylize(
     that many iterations (and always on SIGTERM/SIGINT) to `<out>.ckpt`; a later call with the same
     inputs resumes from it and, on CPU, ends with the same bytes as an uninterrupted run.
     The image after B/8, B/4 and B/2 of the `iterations` B (nst.milestones) is written too, to
-    `<out without suffix>.milestones/`, and listed in the sidecar.
+    `<out without suffix>.milestones/`, and listed in the sidecar; with save_every N > 0 also the
+    image after every N-th iteration (0: none; an output option, not part of the result or its id).
+    A blend whose weights leave one style non-zero is that style's single-style run (nst.params.sole_style).
     `callbacks` are called with an nst.optimize.IterationReport after every iteration.
     Precision bf16 on a device without bf16 units is refused (nst.hardware) unless `allow_slow_bf16`.
     """
@@ -119,7 +122,8 @@ def stylize(
     if threads:
         torch.set_num_threads(threads)
     _set_backend_flags(params)
-    return _run(params, Path(content), style_paths(style), Path(out), list(callbacks))
+    styles = used_styles(style, style_blend_weights)
+    return _run(params, Path(content), styles, Path(out), list(callbacks))
 
 
 # What the runs of one batch must share: one network on one device, one image size at every stage,
@@ -155,9 +159,8 @@ def stylize_batch(runs: Sequence[dict]) -> list[RunResult | NSTNumericalError]:
         callbacks = list(arguments.pop("callbacks", ()))
         params = check_run(**arguments)
         check_bf16(params["precision"], params["device"], params["allow_slow_bf16"])  # per run: not shared
-        checked.append(
-            (params, Path(arguments["content"]), style_paths(arguments["style"]), Path(arguments["out"]), callbacks)
-        )
+        styles = used_styles(arguments["style"], arguments.get("style_blend_weights"))
+        checked.append((params, Path(arguments["content"]), styles, Path(arguments["out"]), callbacks))
     _check_batch([params for params, *_ in checked], [out for *_, out, _ in checked])
     first = checked[0][0]
     if first["threads"]:
@@ -321,7 +324,9 @@ class _Run:
         self.params, self.content_path, self.style_paths, self.out = params, content_path, style_paths, out
         device = torch.device(params["device"])
         self.setup = build_run(params, content_path, style_paths, device, network)
-        fingerprint = run_fingerprint(result_parameters(params), content_path, style_paths, self.setup.weights.sha256)
+        # save_every's images before the checkpoint are in it only if it was written with the same value
+        keyed = result_parameters(params) | ({"save_every": params["save_every"]} if params["save_every"] else {})
+        fingerprint = run_fingerprint(keyed, content_path, style_paths, self.setup.weights.sha256)
         self.checkpoint = Checkpoint(checkpoint_path(out), fingerprint)
         self.saved = self.checkpoint.load() or {}
         self.stages = _StageRunner(params, self.setup, self.checkpoint, self.saved, out, callbacks)

@@ -12,8 +12,9 @@ from pathlib import Path
 from nst.api import check_run, parameter_defaults, stylize
 from nst.backbones import BACKBONES
 from nst.errors import NSTError, NSTInterrupted, NSTNumericalError
+from nst.milestones import milestone_dir
 from nst.naming import classic_output_name, cli_output_name, styles_stem
-from nst.params import DEFAULT_LEARNING_RATE, PARAMETERS
+from nst.params import DEFAULT_LEARNING_RATE, PARAMETERS, used_styles
 
 DEFAULTS = parameter_defaults()
 
@@ -78,7 +79,15 @@ def add_classic_arguments(parser: argparse.ArgumentParser) -> None:
         help="results go to <output_dir>/combined_<content>_<style>/",
     )
     _add_run_options(parser, "classic")
-    # classic: -1 means "the default layer(s)"
+    # gordicaleksa's name for it; SUPPRESS keeps --save_every's default
+    parser.add_argument(
+        "--saving_freq",
+        dest="save_every",
+        type=int,
+        default=argparse.SUPPRESS,
+        help="the classic script's name for --save_every (its -1, no intermediate images, is 0 here)",
+    )
+    # classic: -1 means "the default layer(s)", and for --saving_freq "no save points"
     parser.set_defaults(content_layer=-1, style_layers=-1)
 
 
@@ -96,6 +105,8 @@ def _run(kwargs: dict, content: Path, style: list[Path], out_path) -> int:
         f"wrote {result.image} (+ {result.sidecar.name}); weights: {result.record['weights']['label']}; "
         f"final content {losses['content']:.4g}, style {losses['style']:.4g}, tv {losses['tv']:.4g}"
     )
+    if result.record["milestones"]:
+        print(f"and {len(result.record['milestones'])} intermediate image(s) in {milestone_dir(result.image)}")
     return 0
 
 
@@ -108,24 +119,26 @@ def main(argv: list[str] | None = None) -> int:
         return _classic(args)
     kwargs = {name: getattr(args, name) for name in DEFAULTS}
 
-    def out_path(params: dict) -> Path:
-        return args.out / cli_output_name(args.content, args.style, params, "." + args.format)
+    def out_path(params: dict) -> Path:  # a blend of one is named as that style's run (nst.params.sole_style)
+        styles = used_styles(args.style, kwargs["style_blend_weights"])
+        return args.out / cli_output_name(args.content, styles, params, "." + args.format)
 
     return _guarded(lambda: _run(kwargs, args.content, args.style, out_path))
 
 
 def _classic(args) -> int:
     kwargs = {name: getattr(args, name) for name in DEFAULTS}
-    for name in ("content_layer", "style_layers"):
+    for name in ("content_layer", "style_layers", "save_every"):
         if kwargs[name] == -1:
             kwargs[name] = DEFAULTS[name]
     content = _resolve(args.content_images_dir, args.content_img_name)
     style = [_resolve(args.style_images_dir, name) for name in args.style_img_name.split(",")]
-    folder = args.output_dir / f"combined_{content.stem}_{styles_stem(style)}"
 
     def out_path(params: dict) -> Path:
         defaults = DEFAULTS | {"learning_rate": DEFAULT_LEARNING_RATE[params["optimizer"]]}
-        name = classic_output_name(content, style, params, defaults, ".jpg", args.content_layer, args.style_layers)
+        used = used_styles(style, kwargs["style_blend_weights"])  # a blend of one: that style's run
+        folder = args.output_dir / f"combined_{content.stem}_{styles_stem(used)}"
+        name = classic_output_name(content, used, params, defaults, ".jpg", args.content_layer, args.style_layers)
         return folder / name
 
     return _guarded(lambda: _run(kwargs, content, style, out_path))

@@ -17,6 +17,7 @@ from nst import images
 from nst.backbones import BACKBONES, get_backbone
 from nst.color import check_style_size, normalise_blend_weights
 from nst.errors import NSTInputError
+from nst.milestones import MAX_SAVE_POINTS, save_points
 from nst.weights import TORCHVISION_FEATURE_GAIN, WEIGHT_SOURCES, check_weights
 
 INIT_METHODS = ("content", "style", "gaussian", "uniform")
@@ -145,6 +146,13 @@ RUN_PARAMETERS = (
         "checkpoint_every", int, "save resumable state every N iterations (0: only on SIGTERM/SIGINT)", minimum=0
     ),
     RunParameter("progress", bool, "progress bar on stderr"),
+    RunParameter(
+        "save_every",
+        int,
+        "also write the image after every N-th iteration to <output>.milestones/ (0: only the B/8, B/4, B/2 "
+        f"milestones); at most {MAX_SAVE_POINTS} images, in the final stage of coarse-to-fine runs",
+        minimum=0,
+    ),
     RunParameter("allow_slow_bf16", bool, "run precision bf16 even on a device without bf16 units (emulated: slow)"),
 )
 PARAMETERS = {parameter.name: parameter for parameter in RUN_PARAMETERS}
@@ -182,6 +190,7 @@ def validate(params: dict, content, style, out=None) -> dict:
         params["noise_units"] = "normalised"  # no noise to scale: one result, so one id, whatever was set
     _check_numbers(params, backbone, min_side)
     _resolve_stages(params, min_side)
+    _check_save_points(params)
     _resolve_styles(params, style_images, min_side)
     params["device"] = resolve_device(params["device"])
     if out is not None and Path(out).suffix.lower() not in IMAGE_SUFFIXES:
@@ -251,8 +260,19 @@ def _resolve_stages(params: dict, min_side: int) -> None:
     params["stage_heights"], params["stage_iterations"] = heights, split if heights else []
 
 
+def _check_save_points(params: dict) -> None:
+    """save_every's images are kept in memory and in every checkpoint until the run ends: capped."""
+    count = len(save_points(params))
+    if count > MAX_SAVE_POINTS:
+        raise NSTInputError(
+            f"save_every {params['save_every']} asks for {count} images; at most {MAX_SAVE_POINTS} are kept "
+            "(each stays in memory and in every checkpoint until the run ends): use a larger save_every"
+        )
+
+
 def _resolve_styles(params: dict, style_images: list, min_side: int) -> None:
-    """Blend weights normalised to sum 1 (None for a single style); style_scale checked at every stage."""
+    """Blend weights normalised to sum 1; None for a single style, and for a blend whose weights leave
+    one style alone (sole_style: that style's run). style_scale checked at every stage, every style."""
     weights = params["style_blend_weights"]
     if weights is None:
         weights = [1.0] * len(style_images)
@@ -260,10 +280,30 @@ def _resolve_styles(params: dict, style_images: list, min_side: int) -> None:
         weights = normalise_blend_weights(list(weights), style_count=len(style_images))
     except (TypeError, ValueError) as error:
         raise NSTInputError(f"style_blend_weights: {error}") from None
-    params["style_blend_weights"] = weights if len(style_images) > 1 else None
+    params["style_blend_weights"] = weights if sum(1 for weight in weights if weight) > 1 else None
     for stage_height in [*params["stage_heights"], params["height"]]:
         for style_image in style_images:
             check_style_size(style_image.size, stage_height, params["style_scale"], min_side)
+
+
+def sole_style(style, blend_weights) -> int | None:
+    """The index of the one style a blend uses where its normalised weights leave exactly one style
+    non-zero (1:0, 0:1:0): that run is the single-style run of that image - the same pixels, as a style
+    weighted 0 is never computed (nst.objective), so it gets the same id, outputs and cache entry.
+    None for a single style or a true blend. Call with values validate() accepted."""
+    styles = style_paths(style)
+    if blend_weights is None or len(styles) < 2:
+        return None
+    weights = normalise_blend_weights(list(blend_weights), style_count=len(styles))
+    used = [index for index, weight in enumerate(weights) if weight]
+    return used[0] if len(used) == 1 else None
+
+
+def used_styles(style, blend_weights) -> list[Path]:
+    """The style images a run uses: all of `style`, or the sole style of a blend of one (sole_style)."""
+    styles = style_paths(style)
+    index = sole_style(styles, blend_weights)
+    return styles if index is None else [styles[index]]
 
 
 def _as_list(params: dict, name: str) -> list:

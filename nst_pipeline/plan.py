@@ -18,6 +18,7 @@ from nst.errors import NSTInputError
 from nst.hardware import check_bf16
 from nst.images import reuse_decoded
 from nst.naming import run_id
+from nst.params import sole_style
 from nst_pipeline.findings import FindingError, validate_finding
 from nst_pipeline.paths import PAIR_SEPARATOR, pair_name, run_name, split_run
 
@@ -40,8 +41,11 @@ class Experiment:
     claim: str
     varied: list[str]
     pairs: list[str]
-    # per pair: [{"run", "label", "row", "varied_values"}] in grid order
+    # per pair: [{"run", "label", "row", "varied_values"}] in grid order; a run may belong to another
+    # pair (a blend of one is its single style's run, nst.params.sole_style)
     runs: dict[str, list[dict]] = field(default_factory=dict)
+    # per pair: its (content, style) image files, a blend's style as a list (the grid's thumbnails)
+    images: dict[str, tuple[str, str | list[str]]] = field(default_factory=dict)
     # the seed study's findings this experiment checks (nst_pipeline.findings), `over` filled in
     findings: list[dict] = field(default_factory=list)
 
@@ -113,7 +117,8 @@ def plan_experiments(config: dict, base_dir: Path) -> Plan:
 
 
 def _plan(config: dict, base_dir: Path) -> Plan:
-    resolver = _Resolver(_image_paths(config, "content", base_dir), _image_paths(config, "style", base_dir))
+    blends = {name: parts for name, parts in config["images"]["style"].items() if isinstance(parts, list)}
+    resolver = _Resolver(_image_paths(config, "content", base_dir), _image_paths(config, "style", base_dir), blends)
     default_pairs = _pairs(config["pairs"], "pairs", resolver.contents, resolver.styles)
     defaults = dict(config.get("defaults") or {})
     runs: dict[str, Run] = {}
@@ -138,6 +143,7 @@ def _expand_experiment(
     experiment = Experiment(name, spec.get("claim", "").strip(), varied, [pair_name(c, s) for c, s in pairs])
     for content, style in pairs:
         entries = experiment.runs.setdefault(pair_name(content, style), [])
+        experiment.images[pair_name(content, style)] = (resolver.contents[content], resolver.styles[style])
         for row, sweep in enumerate(spec["sweeps"]):
             for run, entry in _sweep_entries(sweep, f"{where}.sweeps[{row}]", row, defaults, content, style, resolver):
                 runs.setdefault(run.name, run)
@@ -159,22 +165,27 @@ def _selected_experiments(config: dict) -> list[str]:
 
 class _Resolver:
     """Runs from parameters: check_run() once per content, style and parameter set, however many
-    experiments and sweeps list it (the all-defaults run, say); a bad set is refused naming the key."""
+    experiments and sweeps list it (the all-defaults run, say); a bad set is refused naming the key.
+    A blend whose weights leave one style non-zero is that style's run (nst.params.sole_style: same
+    pixels), in that style's pair: computed once, with the single-style runs."""
 
-    def __init__(self, contents: dict, styles: dict):
-        self.contents, self.styles = contents, styles
-        self._checked: dict[tuple, dict] = {}
+    def __init__(self, contents: dict, styles: dict, blends: dict[str, list[str]]):
+        self.contents, self.styles, self.blends = contents, styles, blends
+        self._checked: dict[tuple, tuple[dict, str]] = {}
 
     def run(self, content: str, style: str, params: dict, where: str) -> Run:
         key = (content, style, tuple(sorted((k, repr(v)) for k, v in params.items())))
         if key not in self._checked:
             try:
-                self._checked[key] = check_run(self.contents[content], self.styles[style], **params)
+                checked = check_run(self.contents[content], self.styles[style], **params)
             except NSTInputError as error:
                 raise ConfigError(f"config {where}: {error}") from None
-        resolved = {k: self._checked[key][k] for k in RESULT_PARAMETERS}
-        name = run_name(pair_name(content, style), run_id(resolved))
-        return Run(name, self.contents[content], self.styles[style], resolved)
+            sole = sole_style(self.styles[style], params.get("style_blend_weights"))
+            self._checked[key] = (checked, style if sole is None else self.blends[style][sole])
+        checked, used = self._checked[key]
+        resolved = {k: checked[k] for k in RESULT_PARAMETERS}
+        name = run_name(pair_name(content, used), run_id(resolved))
+        return Run(name, self.contents[content], self.styles[used], resolved)
 
 
 def _sweep_entries(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from nst.images import atomic_write_bytes
 from nst.params import RESULT_PARAMETERS
+from nst_pipeline import paths
 from nst_pipeline.findings import convergence
 from nst_pipeline.metric_table import RUN_METRICS
 from nst_pipeline.outcome import RunOutcome
@@ -89,7 +90,10 @@ def rows(runs: list[RunOutcome], measured: dict[str, dict]) -> tuple[list[str], 
         metric_keys += [key for key in payload["metrics"] if key not in metric_keys]
     table = []
     for name, run in first.items():
-        row = {"run": name, "pair": run.pair, "content": run.content_name, "style": run.style_name}
+        # the run's own pair: a blend of one listed in a blend's grid is its single style's run
+        pair = paths.split_run(name)[0]
+        content, style = paths.split_pair(pair)
+        row = {"run": name, "pair": pair, "content": content, "style": style}
         row["experiments"] = ",".join(experiments[name])
         row |= {key: run.parameters.get(key) for key in RESULT_PARAMETERS}
         row |= _status_cells(run)

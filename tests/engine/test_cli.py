@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 import nst.api
 from nst.cli import classic_main, main
@@ -71,6 +72,28 @@ def test_stylize_writes_image_and_sidecar_with_progress(repo_root, tmp_path):
     assert "bundled" in read_description(out / (stem + ".png"))
     assert PROGRESS.search(proc.stderr), proc.stderr  # progress is on by default
     assert f"wrote {out / (stem + '.png')}" in proc.stdout
+
+
+def test_stylize_blend_of_one_is_named_as_the_single_style_and_saves_every_n(repo_root, tmp_path, monkeypatch, capsys):
+    """`--style a b --style-blend-weights 1 0` is the single-style run of a (its name); --save-every 1
+    adds the images after iterations 1 and 2 (3 is the output) and leaves the name alone."""
+    monkeypatch.chdir(repo_root)
+    out = tmp_path / "out"
+    style = ["--style", STYLE, "data/style/hubble_deep_field.jpg", "--style-blend-weights", "1", "0"]
+    options = ["--weights", "bundled", "--height", "48", "--iterations", "3", "--no-progress", "--save-every", "1"]
+    threads = torch.get_num_threads()
+    try:  # in-process (no second torch start-up), one thread as the subprocesses here (shared CPUs)
+        assert main(["stylize", "--content", CONTENT, *style, *options, "--threads", "1", "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    stem = (
+        "chelsea_starry_night_m_vgg19_w_bundled_i_content_o_lbfgs_it_3_lr_1_h_48_cw_100000_sw_30000_tv_1_cl_4_sl_6_s_0"
+    )
+    milestones = [f"{stem}.milestones/it00001.png", f"{stem}.milestones/it00002.png"]
+    assert files_under(out) == [f"{stem}.json", *milestones, f"{stem}.png"]
+    record = json.loads((out / f"{stem}.json").read_text())
+    assert record["style_images"] == [STYLE] and record["parameters"]["style_blend_weights"] is None
+    assert f"2 intermediate image(s) in {out / (stem + '.milestones')}" in capsys.readouterr().out
 
 
 def test_classic_script_writes_the_classic_name(repo_root, tmp_path):
@@ -144,9 +167,9 @@ def test_classic_script_every_flag_reaches_the_run_and_the_name(repo_root, tmp_p
         "--optimizer": "adam",
         "--learning_rate": "0.5",
         "--height": "40",
-        "--iterations": "2",
+        "--iterations": "3",
         "--stage_heights": "32",
-        "--stage_iterations": "1,1",
+        "--stage_iterations": "1,2",
         "--precision": "bf16",
         "--color_control": "luminance",
         "--style_blend_weights": "3,1",
@@ -156,6 +179,8 @@ def test_classic_script_every_flag_reaches_the_run_and_the_name(repo_root, tmp_p
         "--device": "cpu",
         "--threads": "1",  # OMP_NUM_THREADS=2 below: 1 can only come from the flag
         "--checkpoint_every": "1",
+        "--save_every": "5",  # replaced by the classic script's name for it, next (argparse: the last wins)
+        "--saving_freq": "1",  # every iteration of the final stage (2, 3) but the last: it00002.png
     }
     switches = ["--cudnn_benchmark", "--no_progress", "--allow_slow_bf16"]  # bf16 at 40 px: slow only where emulated
     # every flag the script offers is here: a new one fails this until it gets a non-default value above
@@ -168,11 +193,12 @@ def test_classic_script_every_flag_reaches_the_run_and_the_name(repo_root, tmp_p
     proc, _ = nst_run(repo_root, [sys.executable, "neural_style_transfer.py", *arguments], omp_threads=2)
     assert proc.returncode == 0, proc.stderr
     name = (
-        "cat_swirl+stars_o_adam_i_gaussian_h_40_m_vgg16_cw_50000.0_sw_1000.0_tv_2.5_cl_3_sl_4_w_random_it_2_lr_0.5"
-        "_s_7_nu_grey-levels_st_32_si_1+1_p_bf16_cc_luminance_sb_0.75+0.25_ss_0.75"
+        "cat_swirl+stars_o_adam_i_gaussian_h_40_m_vgg16_cw_50000.0_sw_1000.0_tv_2.5_cl_3_sl_4_w_random_it_3_lr_0.5"
+        "_s_7_nu_grey-levels_st_32_si_1+2_p_bf16_cc_luminance_sb_0.75+0.25_ss_0.75"
     )
     folder = "combined_cat_swirl+stars"
-    assert files_under(out) == [f"{folder}/{name}.jpg", f"{folder}/{name}.json"]  # no checkpoint left
+    expected = [f"{folder}/{name}.jpg", f"{folder}/{name}.json", f"{folder}/{name}.milestones/it00002.png"]
+    assert files_under(out) == expected  # no checkpoint left
     record = json.loads((out / folder / f"{name}.json").read_text())
     assert record["parameters"] == {
         "model": "vgg16",
@@ -185,10 +211,10 @@ def test_classic_script_every_flag_reaches_the_run_and_the_name(repo_root, tmp_p
         "style_layers": 4,
         "optimizer": "adam",
         "learning_rate": 0.5,
-        "iterations": 2,
+        "iterations": 3,
         "height": 40,
         "stage_heights": [32],
-        "stage_iterations": [1, 1],
+        "stage_iterations": [1, 2],
         "precision": "bf16",
         "color_control": "luminance",
         "style_blend_weights": [0.75, 0.25],  # 3:1, normalised
@@ -201,7 +227,7 @@ def test_classic_script_every_flag_reaches_the_run_and_the_name(repo_root, tmp_p
     assert record["device"] == "cpu" and record["torch_threads"] == 1 and record["cudnn_benchmark"] is True
     assert record["layers"] == {"content": "relu3_1", "style": ["relu1_1", "relu2_1", "relu3_1", "relu4_1"]}
     assert [stage["height"] for stage in record["stages"]] == [32, 40] and record["size"] == {"width": 60, "height": 40}
-    assert record["iterations_done"] == 2 and record["random_weights"] is True
+    assert record["iterations_done"] == 3 and record["random_weights"] is True
     assert not PROGRESS.search(proc.stderr), proc.stderr
 
 

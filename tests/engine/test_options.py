@@ -19,6 +19,7 @@ from torch import nn
 
 import nst
 import nst.losses
+import nst.params
 import nst.setup
 from nst import color, images
 from nst.backbones import IMAGENET_MEAN
@@ -264,12 +265,32 @@ def test_single_style_weight_one_is_the_plain_run_byte_for_byte(tmp_path):
     assert weighted.image.read_bytes() == plain.image.read_bytes()  # ...and the same bytes
 
 
-def test_blend_one_to_zero_is_the_first_style(tmp_path):
-    plain = run(tmp_path / "plain.png")
-    blend = run(tmp_path / "blend.png", style=[STYLE, STYLE_B], style_blend_weights=[1, 0])
-    assert blend.record["parameters"]["style_blend_weights"] == [1.0, 0.0]
-    assert blend.record["style_images"] == [STYLE, STYLE_B]
-    assert np.array_equal(pixels(blend.image), pixels(plain.image))
+@pytest.mark.parametrize(
+    ("weights", "sole", "init_method"),
+    [([1, 0], STYLE, "content"), ([0, 1], STYLE_B, "style"), ([0, 2.5, 0], STYLE_B, "style")],
+)
+def test_a_blend_of_one_is_the_single_style_run(tmp_path, weights, sole, init_method):
+    """A blend whose weights leave one style non-zero is that style's run: its parameters, run id,
+    record and bytes (a style init starts from the blend of the style images: that style too)."""
+    blend_styles = [STYLE, STYLE_B, STYLE][: len(weights)]
+    plain = run(tmp_path / "plain" / "out.png", style=sole, init_method=init_method)
+    blend = run(
+        tmp_path / "blend" / "out.png", style=blend_styles, style_blend_weights=weights, init_method=init_method
+    )
+    assert blend.record["parameters"] == plain.record["parameters"]
+    assert blend.record["parameters"]["style_blend_weights"] is None
+    assert blend.record["style_images"] == [sole]
+    params = nst.check_run(CONTENT, blend_styles, weights="bundled", height=H, style_blend_weights=weights)
+    assert run_id(params) == run_id(nst.check_run(CONTENT, sole, weights="bundled", height=H))
+    assert blend.image.read_bytes() == plain.image.read_bytes()
+    assert nst.params.used_styles(blend_styles, weights) == [Path(sole)]
+
+
+def test_a_true_blend_keeps_its_styles_and_weights():
+    assert nst.params.sole_style([STYLE, STYLE_B], [1, 1e-300]) is None  # tiny but not zero: a blend
+    params = nst.check_run(CONTENT, [STYLE, STYLE_B, STYLE], weights="bundled", style_blend_weights=[1, 0, 1])
+    assert params["style_blend_weights"] == [0.5, 0.0, 0.5]
+    assert nst.params.sole_style([STYLE], [1.0]) is None and nst.params.sole_style([STYLE, STYLE_B], None) is None
 
 
 def test_blend_weights_are_normalised_and_change_the_result(tmp_path):
@@ -332,6 +353,10 @@ BAD = [
     ({"style": [STYLE, STYLE_B], "style_blend_weights": [1.0, -1.0]}, "style_blend_weights"),
     ({"style": [STYLE, STYLE_B], "style_blend_weights": [0, 0]}, "all zero"),
     ({"style": [STYLE, "data/style/missing.jpg"]}, "missing.jpg"),
+    # a blend of one is its single style's run, but every image it names is checked
+    ({"style": [STYLE, "data/style/missing.jpg"], "style_blend_weights": [1, 0]}, "missing.jpg"),
+    ({"save_every": -1}, "save_every"),
+    ({"iterations": 1000, "save_every": 1}, "save_every 1 asks for 999 images"),
     ({"style_scale": 0}, "style_scale"),
     ({"style_scale": -1.0}, "style_scale"),
     ({"style_scale": 0.1}, "style_scale 0.1"),

@@ -58,6 +58,35 @@ def test_runs_are_one_per_unique_parameter_set():
     assert len(entries) == 4 and len(set(entries)) == 3 == len(plan.runs)
 
 
+def test_a_blend_of_one_is_its_single_styles_run_shown_in_the_blends_grid():
+    """style_blend_weights [1, 0] is the all-defaults run of starry_night (computed once, for init too),
+    [0, 1] hubble's run in pair chelsea__hubble; the blend's grid lists them in place, with its images."""
+    cfg = config()
+    cfg["images"]["style"]["starry_hubble"] = ["starry_night", "hubble"]
+    weights = [[1, 0], [0.5, 0.5], [0, 1]]
+    sweeps = [{"vary": {"style_blend_weights": weights}}]
+    cfg["experiments"]["style_blend"] = {"pairs": [["chelsea", "starry_hubble"]], "sweeps": sweeps}
+    plan = plan_experiments(cfg, REPO)
+    entries = plan.experiments["style_blend"].runs["chelsea__starry_hubble"]
+    assert [entry["varied_values"] for entry in entries] == [{"style_blend_weights": w} for w in weights]
+    first, blend, last = (entry["run"] for entry in entries)
+    assert first == plan.experiments["init"].runs["chelsea__starry_night"][0]["run"]  # init content: all defaults
+    assert last == first.replace("chelsea__starry_night/", "chelsea__hubble/")
+    assert blend == first.replace("chelsea__starry_night/", "chelsea__starry_hubble/") + "_sb_0.5+0.5"
+    styles = {
+        name: str(REPO / f"data/style/{file}")
+        for name, file in [("a", "starry_night.jpg"), ("b", "hubble_deep_field.jpg")]
+    }
+    assert (plan.runs[first].style, plan.runs[last].style) == (styles["a"], styles["b"])
+    assert plan.runs[last].params["style_blend_weights"] is None and plan.runs[blend].style == [
+        styles["a"],
+        styles["b"],
+    ]
+    assert len(plan.runs) == 3 + 2  # init and style_layers: 3; the blend adds only 0.5:0.5 and hubble's run
+    content = str(REPO / "data/content/chelsea.jpg")
+    assert plan.experiments["style_blend"].images == {"chelsea__starry_hubble": (content, [styles["a"], styles["b"]])}
+
+
 @pytest.mark.parametrize(
     "where, pairs, key, name",
     [

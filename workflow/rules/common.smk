@@ -96,11 +96,12 @@ def grid_run_sidecars(wildcards):
 
 
 def grid_content(wildcards):
-    return PLAN.runs[grid_entries(wildcards)[0]["run"]].content
+    return PLAN.experiments[wildcards.experiment].images[wildcards.pair][0]
 
 
 def grid_style(wildcards):
-    return PLAN.runs[grid_entries(wildcards)[0]["run"]].style
+    """The pair's style (a blend: all its images), whatever pair its runs belong to."""
+    return PLAN.experiments[wildcards.experiment].images[wildcards.pair][1]
 
 
 def all_grids():
