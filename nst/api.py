@@ -9,6 +9,9 @@ here). Where each comes from:
 - content_layer 4, style_layers 6: the seed experiments' layer numbering (nst.backbones).
 - learning_rate None: per optimiser, nst.params.DEFAULT_LEARNING_RATE (L-BFGS 1, Adam 10 grey levels).
 - seed 0: arbitrary, fixed; it only matters for the noise inits.
+- pooling "max": VGG as trained, and as the seed study's code base and torchvision keep it (Gatys et
+  al. 2016 prefer "avg": an option, nst.params.POOLINGS).
+- style_layer_weights None: equal weights, w_l = 1/N (Gatys et al. 2016; nst.losses.StyleLoss).
 
 A run is composed of small parts: nst.objective (targets + weighted losses), nst.optimize (the
 L-BFGS/Adam driver, reporting each iteration through callbacks), nst.checkpoint (fingerprint,
@@ -93,6 +96,8 @@ def stylize(
     color_control: str = "none",
     style_blend_weights: Sequence[float] | None = None,
     style_scale: float = 1.0,
+    pooling: str = "max",
+    style_layer_weights: Sequence[float] | None = None,
     noise_units: str = "normalised",
     seed: int = 0,
     device: str = "auto",
@@ -134,6 +139,7 @@ BATCH_SHARED = (
     "content_layer",
     "style_layers",
     "precision",
+    "pooling",
     "height",
     "stage_heights",
     "device",

@@ -64,6 +64,10 @@ _VGG_CONFIGS = {
     "vgg16": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
     "vgg19": (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"),
 }
+# The backbones whose pooling a run may choose (run parameter `pooling`): a plain stack of convolutions
+# and 2x2 max-pools, where Gatys et al. (2016, Sec. 2) swap in average pooling. The others pool inside
+# their blocks (ResNet's stem, Inception's branches), with nothing in the paper to say how to swap.
+VGG_MODELS = ("vgg19", "vgg16")
 
 
 class VGG(nn.Module):
@@ -188,10 +192,18 @@ class FeatureExtractor(nn.Module):
     oneDNN on CPUs with bf16 units and of tensor cores on GPUs); its feature maps are returned as
     fp32, so Gram matrices and losses are computed in fp32 (a bf16/fp16 Gram overflows or loses the
     small terms).
+    `pooling` "avg": a VGG's max-pools replaced by average pools of the same size and stride (Gatys et
+    al. 2016, Sec. 2); "max" keeps the network as it is (the judges of nst_pipeline.metrics always do).
     """
 
     def __init__(
-        self, backbone: Backbone, network: nn.Module, layers: list[int], gain: float = 1.0, bf16: bool = False
+        self,
+        backbone: Backbone,
+        network: nn.Module,
+        layers: list[int],
+        gain: float = 1.0,
+        bf16: bool = False,
+        pooling: str = "max",
     ):
         super().__init__()
         for module in network.modules():  # an in-place ReLU would overwrite a tapped conv output
@@ -201,6 +213,8 @@ class FeatureExtractor(nn.Module):
         self.layers = sorted(set(layers))
         nodes = {backbone.nodes[i - 1]: str(i) for i in self.layers}
         self.body = _feature_body(network, nodes).eval().requires_grad_(False)
+        if pooling != "max":
+            self.body = _average_pooling(self.body, backbone, pooling)
         self.bf16 = bf16
         if bf16:
             self.body = self.body.to(memory_format=torch.channels_last)
@@ -245,6 +259,18 @@ class SequentialTaps(nn.Module):
             if index in self.taps:
                 outputs[self.taps[index]] = x
         return outputs
+
+
+def _average_pooling(body: nn.Module, backbone: Backbone, pooling: str) -> SequentialTaps:
+    """The VGG body with every 2x2 max-pool replaced by an average pool of the same kernel and stride.
+    Its own copy of the module list: the network itself (its other users) keeps max pooling."""
+    if pooling != "avg" or backbone.name not in VGG_MODELS or not isinstance(body, SequentialTaps):
+        raise ValueError(f"pooling {pooling!r} is for VGG backbones ({', '.join(VGG_MODELS)}), not {backbone.name}")
+    swapped = SequentialTaps(body.layers, body.taps)  # a new Sequential holding the same modules
+    for index, layer in enumerate(swapped.layers):
+        if isinstance(layer, nn.MaxPool2d):
+            swapped.layers[index] = nn.AvgPool2d(layer.kernel_size, layer.stride, layer.padding, layer.ceil_mode)
+    return swapped
 
 
 def _feature_body(network: nn.Module, nodes: dict[str, str]) -> nn.Module:

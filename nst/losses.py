@@ -2,8 +2,9 @@
 
 Normalisations follow the classic PyTorch implementation whose loss weights we reuse:
 content = mean squared error of feature maps; style = summed squared error of Gram matrices
-(each Gram divided by C*H*W), averaged over style layers; total variation = summed absolute
-differences of neighbouring pixels, measured in 0-255 grey levels.
+(each Gram divided by C*H*W), averaged over style layers (Gatys et al. 2016's equal layer weights
+w_l = 1/N; per-layer weights, the run parameter `style_layer_weights`, replace them); total
+variation = summed absolute differences of neighbouring pixels, measured in 0-255 grey levels.
 """
 
 from __future__ import annotations
@@ -34,21 +35,28 @@ class ContentLoss(nn.Module):
 
 
 class StyleLoss(nn.Module):
-    """Summed squared error to the style image's Gram matrices, averaged over the style layers."""
+    """Summed squared error to the style image's Gram matrices, averaged over the style layers, or
+    weighted per layer."""
 
-    def __init__(self, gram_targets: dict[int, torch.Tensor]):
-        """`gram_targets`: layer -> gram_matrix() of the style image's features (or a blend of several)."""
+    def __init__(self, gram_targets: dict[int, torch.Tensor], layer_weights: list[float] | None = None):
+        """`gram_targets`: layer -> gram_matrix() of the style image's features (or a blend of several).
+        `layer_weights`: one per layer in layer order, summing to 1 (nst.params checks them); None:
+        the plain average."""
         super().__init__()
         self.layers = sorted(gram_targets)
         for layer in self.layers:
             self.register_buffer(f"gram_{layer}", gram_targets[layer].detach())
+        self.layer_weights = None if layer_weights is None else dict(zip(self.layers, layer_weights, strict=True))
 
     def forward(self, features: dict[int, torch.Tensor]) -> torch.Tensor:
-        total = sum(
-            torch.nn.functional.mse_loss(gram_matrix(features[layer]), getattr(self, f"gram_{layer}"), reduction="sum")
-            for layer in self.layers
-        )
-        return total / len(self.layers)
+        if self.layer_weights is None:  # the equal weights: these exact operations, so the same bytes as ever
+            return sum(self._error(features, layer) for layer in self.layers) / len(self.layers)
+        # a layer weighted 0 is left out of the graph, not multiplied by 0
+        return sum(w * self._error(features, layer) for layer, w in self.layer_weights.items() if w > 0)
+
+    def _error(self, features: dict[int, torch.Tensor], layer: int) -> torch.Tensor:
+        target = getattr(self, f"gram_{layer}")
+        return torch.nn.functional.mse_loss(gram_matrix(features[layer]), target, reduction="sum")
 
 
 class TVLoss(nn.Module):

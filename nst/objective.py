@@ -53,10 +53,12 @@ def build_objective(
     content_layer: int,
     style_layers: int,
     weights: dict[str, float],
+    style_layer_weights: list[float] | None = None,
 ) -> Objective:
     """The run's objective with its targets: content features at `content_layer`, Gram matrices of
     the style images' features at layers 1..`style_layers`, blended by `blend_weights` (None: one
-    style). Images already on the extractor's device."""
+    style), the layers' errors weighted by `style_layer_weights` (None: equal). Images already on the
+    extractor's device."""
     layers = range(1, style_layers + 1)
     with torch.no_grad():
         content_target = extractor(content)[content_layer]
@@ -76,7 +78,7 @@ def build_objective(
     return Objective(
         extractor,
         ContentLoss(content_layer, content_target).to(device),
-        StyleLoss(style_targets).to(device),
+        StyleLoss(style_targets, style_layer_weights).to(device),
         TVLoss().to(device),
         weights,
     )

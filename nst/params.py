@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from nst import images
-from nst.backbones import BACKBONES, get_backbone
+from nst.backbones import BACKBONES, VGG_MODELS, get_backbone
 from nst.color import check_style_size, normalise_blend_weights
 from nst.errors import NSTInputError
 from nst.milestones import MAX_SAVE_POINTS, save_points
@@ -34,6 +34,10 @@ PRECISIONS = ("fp32", "tf32", "bf16")
 # Gatys et al. 2017, "Controlling Perceptual Factors in Neural Style Transfer": keep the photo's
 # colours by luminance-only transfer, or by matching the style's colour statistics to the content's.
 COLOR_CONTROLS = ("none", "luminance", "histogram")
+# VGG's pooling: "max" as trained and as the seed study's code base (and torchvision) keep it; "avg":
+# Gatys et al. 2016, Sec. 2: average instead of max pooling "yields slightly more appealing results".
+# Only for nst.backbones.VGG_MODELS.
+POOLINGS = ("max", "avg")
 # L-BFGS: the classic implementation's 1 (its line search scales the step). Adam: the classic
 # implementation's step of 10 grey levels (0-255 input), in our ImageNet-normalised image space.
 DEFAULT_LEARNING_RATE = {"lbfgs": 1.0, "adam": 10.0 / TORCHVISION_FEATURE_GAIN}
@@ -137,6 +141,20 @@ RUN_PARAMETERS = (
         minimum=0,
         above_minimum=True,
     ),
+    RunParameter(
+        "pooling",
+        str,
+        f"VGG's pooling ({', '.join(VGG_MODELS)} only): max (as trained) or avg (Gatys et al. 2016)",
+        id_key="pl",
+        choices=POOLINGS,
+    ),
+    RunParameter(
+        "style_layer_weights",
+        float,
+        "one weight per style layer 1..style_layers (normalised to sum 1; default: equal, as Gatys et al. 2016)",
+        id_key="lw",
+        is_list=True,
+    ),
     RunParameter("device", str, "auto, cpu, cuda, cuda:N"),
     RunParameter("threads", int, "torch's CPU threads (default: torch's choice)", minimum=1),
     RunParameter(
@@ -192,6 +210,7 @@ def validate(params: dict, content, style, out=None) -> dict:
     _resolve_stages(params, min_side)
     _check_save_points(params)
     _resolve_styles(params, style_images, min_side)
+    _resolve_layer_weights(params)
     params["device"] = resolve_device(params["device"])
     if out is not None and Path(out).suffix.lower() not in IMAGE_SUFFIXES:
         raise NSTInputError(f"output {out}: unsupported image format {Path(out).suffix!r} (use .png or .jpg)")
@@ -213,6 +232,11 @@ def _check_names(params: dict, backbone) -> None:
     for parameter in RUN_PARAMETERS:
         if parameter.choices:
             _choice(parameter.name, params[parameter.name], parameter.choices)
+    if params["pooling"] != "max" and backbone.name not in VGG_MODELS:
+        raise NSTInputError(
+            f"pooling {params['pooling']!r} is for VGG backbones ({', '.join(VGG_MODELS)}); "
+            f"model {backbone.name!r} keeps its own pooling (use pooling 'max')"
+        )
 
 
 def _check_numbers(params: dict, backbone, min_side: int) -> None:
@@ -304,6 +328,24 @@ def used_styles(style, blend_weights) -> list[Path]:
     styles = style_paths(style)
     index = sole_style(styles, blend_weights)
     return styles if index is None else [styles[index]]
+
+
+def _resolve_layer_weights(params: dict) -> None:
+    """Per-layer style weights: one per style layer, normalised to sum 1 (as blend weights are). Equal
+    weights are the default (None), so they name the same run and take the same code path."""
+    weights = params["style_layer_weights"]
+    if weights is None:
+        return
+    weights, count = _as_list(params, "style_layer_weights"), params["style_layers"]
+    if len(weights) != count:
+        raise NSTInputError(
+            f"style_layer_weights: {len(weights)} weights {weights} for {count} style layers (one per layer 1..{count})"
+        )
+    try:
+        weights = normalise_blend_weights(weights)
+    except ValueError as error:
+        raise NSTInputError(f"style_layer_weights: {str(error).replace('blend weight', 'weight')}") from None
+    params["style_layer_weights"] = None if len(set(weights)) == 1 else weights
 
 
 def _as_list(params: dict, name: str) -> list:

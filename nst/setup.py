@@ -107,6 +107,7 @@ class RunSetup:
             params["content_layer"],
             params["style_layers"],
             {term: params[f"{term}_weight"] for term in TERMS},
+            params["style_layer_weights"],
         )
         return Stage(height, (content.shape[3], content.shape[2]), content, styles, objective)
 
@@ -116,7 +117,8 @@ class RunSetup:
 
 @dataclass(frozen=True)
 class Network:
-    """The cut network of a run, shareable by the runs of a batch (same model, weights, layers, precision)."""
+    """The cut network of a run, shareable by the runs of a batch (same model, weights, layers, precision,
+    pooling)."""
 
     backbone: Backbone
     weights: WeightsIdentity
@@ -127,8 +129,9 @@ def build_network(params: dict, device: torch.device) -> Network:
     backbone = get_backbone(params["model"])
     network, weights_id = load_network(backbone, params["weights"])
     layers = list(range(1, params["style_layers"] + 1)) + [params["content_layer"]]
+    bf16 = params["precision"] == "bf16"
     extractor = FeatureExtractor(
-        backbone, network, layers, gain=weights_id.feature_gain, bf16=params["precision"] == "bf16"
+        backbone, network, layers, gain=weights_id.feature_gain, bf16=bf16, pooling=params["pooling"]
     ).to(device)
     return Network(backbone, weights_id, extractor)
 

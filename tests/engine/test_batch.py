@@ -173,6 +173,8 @@ def test_a_run_whose_loss_overflows_fails_alone(tmp_path, base):
 def test_runs_that_cannot_share_a_batch_are_refused_before_any_work(tmp_path, base):
     with pytest.raises(NSTInputError, match="share height"):
         engine.stylize_batch([base | {"out": tmp_path / "a.png"}, base | {"out": tmp_path / "b.png", "height": 40}])
+    with pytest.raises(NSTInputError, match="share pooling"):  # one network: one kind of pooling
+        engine.stylize_batch([base | {"out": tmp_path / "a.png"}, base | {"out": tmp_path / "b.png", "pooling": "avg"}])
     with pytest.raises(NSTInputError, match="different outputs"):
         engine.stylize_batch([base | {"out": tmp_path / "a.png"}, base | {"out": tmp_path / "a.png"}])
     wide = base | {"out": tmp_path / "b.png", "content": base["style"]}  # another aspect ratio

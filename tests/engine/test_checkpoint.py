@@ -81,6 +81,16 @@ def test_a_changed_content_image_ignores_it(tmp_path, left_checkpoint, capsys):
     assert record["resumed_from_iteration"] is None and "ignoring checkpoint" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("changes", [{"pooling": "avg"}, {"style_layer_weights": [2, 1, 1, 1, 1, 1]}])
+def test_another_pooling_or_layer_weighting_ignores_it(tmp_path, left_checkpoint, capsys, changes):
+    """The left checkpoint is of a max-pooled, equally weighted run: a run that differs only there
+    starts afresh (its result parameters are in the fingerprint) instead of mixing the two."""
+    saved, whole = left_checkpoint
+    record = rerun(tmp_path, saved, **changes)
+    assert record["resumed_from_iteration"] is None and "ignoring checkpoint" in capsys.readouterr().out
+    assert record["loss_history"] != whole["loss_history"]
+
+
 def test_run_fingerprint_covers_parameters_images_weights_and_engine(tmp_path, monkeypatch):
     params, content = {"seed": 0, "height": 32}, Path(CONTENT)
     style = tmp_path / "style.jpg"

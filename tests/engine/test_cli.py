@@ -174,6 +174,8 @@ def test_classic_script_every_flag_reaches_the_run_and_the_name(repo_root, tmp_p
         "--color_control": "luminance",
         "--style_blend_weights": "3,1",
         "--style_scale": "0.75",
+        "--pooling": "avg",  # vgg16: a VGG, so average pooling is allowed
+        "--style_layer_weights": "1,2,3,4",  # one per style layer (4)
         "--noise_units": "grey_levels",
         "--seed": "7",
         "--device": "cpu",
@@ -194,7 +196,7 @@ def test_classic_script_every_flag_reaches_the_run_and_the_name(repo_root, tmp_p
     assert proc.returncode == 0, proc.stderr
     name = (
         "cat_swirl+stars_o_adam_i_gaussian_h_40_m_vgg16_cw_50000.0_sw_1000.0_tv_2.5_cl_3_sl_4_w_random_it_3_lr_0.5"
-        "_s_7_nu_grey-levels_st_32_si_1+2_p_bf16_cc_luminance_sb_0.75+0.25_ss_0.75"
+        "_s_7_nu_grey-levels_st_32_si_1+2_p_bf16_cc_luminance_sb_0.75+0.25_ss_0.75_pl_avg_lw_0.1+0.2+0.3+0.4"
     )
     folder = "combined_cat_swirl+stars"
     expected = [f"{folder}/{name}.jpg", f"{folder}/{name}.json", f"{folder}/{name}.milestones/it00002.png"]
@@ -219,6 +221,8 @@ def test_classic_script_every_flag_reaches_the_run_and_the_name(repo_root, tmp_p
         "color_control": "luminance",
         "style_blend_weights": [0.75, 0.25],  # 3:1, normalised
         "style_scale": 0.75,
+        "pooling": "avg",
+        "style_layer_weights": [0.1, 0.2, 0.3, 0.4],  # 1:2:3:4, normalised
         "noise_units": "grey_levels",
         "seed": 7,
     }

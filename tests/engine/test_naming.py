@@ -23,6 +23,7 @@ from nst.params import (
     INIT_METHODS,
     NOISE_UNITS,
     OPTIMIZERS,
+    POOLINGS,
     PRECISIONS,
     RUN_PARAMETERS,
 )
@@ -68,6 +69,8 @@ def parameter_sets(draw):
                 "color_control": st.sampled_from(COLOR_CONTROLS),
                 "style_blend_weights": st.none() | st.lists(finite, min_size=2, max_size=4),
                 "style_scale": positive,
+                "pooling": st.sampled_from(POOLINGS),
+                "style_layer_weights": st.none() | st.lists(finite, min_size=1, max_size=6),
             }
         )
     )
@@ -193,10 +196,14 @@ def test_classic_name_at_defaults_is_the_classic_one():
 
 
 def test_extras_at_their_defaults_are_left_out():
-    """Ids made before precision, stages, colour control, blends, style scale and noise units
-    existed still name the same results: at their defaults these parameters add nothing."""
+    """Ids made before precision, stages, colour control, blends, style scale, noise units, pooling
+    and style layer weights existed still name the same results: at their defaults these parameters
+    add nothing."""
     params = canonical_defaults()
     assert not any(f"_{key}_" in run_id(params) for _, key in RUN_ID_EXTRAS)
     staged = params | {"stage_heights": [128, 256], "stage_iterations": [100, 100, 800], "precision": "bf16"}
     assert run_id(staged).endswith("_st_128+256_si_100+100+800_p_bf16")
     assert parse_run_id(run_id(staged)) == staged
+    pooled = params | {"pooling": "avg", "style_layer_weights": [0.5, 0.25, 0.25, 0.0, 0.0, 0.0]}
+    assert run_id(pooled) == run_id(params) + "_pl_avg_lw_0.5+0.25+0.25+0+0+0"
+    assert parse_run_id(run_id(pooled)) == pooled

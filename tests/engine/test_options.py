@@ -1,10 +1,12 @@
 """Run options beyond the classic ones, end to end through nst.stylize at tiny sizes (CPU): precision,
-coarse-to-fine stages, colour control, style blends, style scale, the study's noise units."""
+coarse-to-fine stages, colour control, style blends, style scale, the study's noise units, pooling and
+per-layer style weights."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,10 +24,12 @@ import nst.losses
 import nst.params
 import nst.setup
 from nst import color, images
-from nst.backbones import IMAGENET_MEAN
+from nst.backbones import IMAGENET_MEAN, FeatureExtractor, get_backbone
 from nst.errors import NSTInputError
+from nst.losses import gram_matrix
 from nst.naming import run_id
 from nst.optimize import ImageOptimizer
+from nst.weights import load_network
 
 CONTENT = "data/content/chelsea.jpg"
 STYLE = "data/style/starry_night.jpg"
@@ -340,6 +344,73 @@ def test_study_noise_units_start_from_grey(tmp_path):
     assert tv_per_pair == pytest.approx(2 / np.sqrt(np.pi), rel=0.05)
 
 
+# --------------------------------------------------------------------------- pooling and style layer weights
+
+
+def test_max_pooling_is_todays_run_and_avg_changes_the_image(tmp_path):
+    plain = run(tmp_path / "a" / "out.png")
+    explicit = run(tmp_path / "b" / "out.png", pooling="max")
+    assert explicit.record["parameters"] == plain.record["parameters"]
+    assert explicit.image.read_bytes() == plain.image.read_bytes()
+    assert "_pl_" not in run_id(plain.record["parameters"])  # default: ids as before
+    avg = run(tmp_path / "c" / "out.png", pooling="avg")
+    assert avg.record["parameters"]["pooling"] == "avg"
+    assert run_id(avg.record["parameters"]) == run_id(plain.record["parameters"]) + "_pl_avg"
+    assert not np.array_equal(pixels(avg.image), pixels(plain.image))
+
+
+def test_avg_pooling_is_the_vgg_with_average_pools_and_leaves_the_network_alone():
+    backbone = get_backbone("vgg19")
+    network, _ = load_network(backbone, "random")
+    image = torch.randn(1, 3, 32, 48, generator=torch.Generator().manual_seed(0))
+    extractor = FeatureExtractor(backbone, network, [1, 2, 3], pooling="avg")
+    expected, x = {}, image
+    for index, layer in enumerate(network.features[:12]):  # by hand: relu3_1 is features.11
+        x = nn.functional.avg_pool2d(x, kernel_size=2, stride=2) if isinstance(layer, nn.MaxPool2d) else layer(x)
+        expected[index] = x
+    with torch.no_grad():
+        features = extractor(image)
+    for number, index in ((1, 1), (2, 6), (3, 11)):
+        torch.testing.assert_close(features[number], expected[index], rtol=0, atol=0)
+    assert sum(isinstance(m, nn.MaxPool2d) for m in network.features) == 5  # the network keeps max pooling
+    with torch.no_grad():
+        max_features = FeatureExtractor(backbone, network, [2])(image)
+    assert not torch.equal(max_features[2], features[2])
+
+
+def test_equal_style_layer_weights_are_the_default_run_byte_for_byte(tmp_path):
+    assert nst.check_run(CONTENT, STYLE, weights="bundled", style_layer_weights=[1] * 6)["style_layer_weights"] is None
+    plain = run(tmp_path / "a" / "out.png")
+    equal = run(tmp_path / "b" / "out.png", style_layer_weights=[2.5] * 6)
+    assert equal.record["parameters"] == plain.record["parameters"]  # the same run (same id)...
+    assert equal.image.read_bytes() == plain.image.read_bytes()  # ...and the same bytes
+
+
+def test_style_layer_weights_are_normalised_and_weight_each_layers_error():
+    params = nst.check_run(CONTENT, STYLE, weights="bundled", style_layers=3, style_layer_weights=[3, 1, 0])
+    assert params["style_layer_weights"] == [0.75, 0.25, 0.0]
+    assert run_id(params).endswith("_sl_3_s_0_lw_0.75+0.25+0")
+    weighted, plain = setup_of(style_layers=3, style_layer_weights=[3, 1, 0]), setup_of(style_layers=3)
+    stage, plain_stage = weighted.stage(H), plain.stage(H)
+    with torch.no_grad():
+        features = weighted.extractor(stage.content)
+        targets = [getattr(stage.objective.style, f"gram_{layer}") for layer in (1, 2, 3)]
+        errors = [
+            nn.functional.mse_loss(gram_matrix(features[layer]), target, reduction="sum")
+            for layer, target in zip((1, 2, 3), targets)
+        ]
+        assert min(errors) > 0
+        torch.testing.assert_close(stage.objective.style(features), 0.75 * errors[0] + 0.25 * errors[1])
+        torch.testing.assert_close(plain_stage.objective.style(features), sum(errors) / 3)
+
+
+def test_style_layer_weights_change_the_result(tmp_path):
+    plain = run(tmp_path / "a" / "out.png")
+    weighted = run(tmp_path / "b" / "out.png", style_layer_weights=[1, 1, 1, 1, 1, 5])
+    assert weighted.record["parameters"]["style_layer_weights"] == [0.1, 0.1, 0.1, 0.1, 0.1, 0.5]
+    assert not np.array_equal(pixels(weighted.image), pixels(plain.image))
+
+
 # --------------------------------------------------------------------------- bad values, before any work
 
 BAD = [
@@ -361,6 +432,20 @@ BAD = [
     ({"style_scale": -1.0}, "style_scale"),
     ({"style_scale": 0.1}, "style_scale 0.1"),
     ({"noise_units": "kelvin"}, "noise_units 'kelvin'"),
+    ({"pooling": "min"}, "pooling 'min' unknown"),
+    (
+        {"model": "resnet50", "weights": "random", "pooling": "avg"},
+        "pooling 'avg' is for VGG backbones (vgg19, vgg16); model 'resnet50'",
+    ),
+    ({"model": "efficientnet_lite0", "pooling": "avg"}, "pooling 'avg' is for VGG backbones (vgg19, vgg16); model"),
+    (
+        {"style_layers": 5, "style_layer_weights": [1, 2, 3]},
+        "style_layer_weights: 3 weights [1, 2, 3] for 5 style layers",
+    ),
+    ({"style_layer_weights": [1, -1, 1, 1, 1, 1]}, "style_layer_weights: weight 2 must be a finite number >= 0"),
+    ({"style_layer_weights": [1, 1, 1, 1, 1, float("nan")]}, "style_layer_weights: weight 6"),
+    ({"style_layer_weights": [0] * 6}, "style_layer_weights: weights are all zero"),
+    ({"style_layer_weights": 1.0}, "style_layer_weights must be a list"),
 ]
 
 
@@ -370,6 +455,6 @@ def test_bad_values_are_refused_naming_them(tmp_path, monkeypatch, options, expe
         raise AssertionError("a network was loaded for a bad parameter set")
 
     monkeypatch.setattr(nst.setup, "load_network", no_network)
-    with pytest.raises(NSTInputError, match=expected.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(NSTInputError, match=re.escape(expected)):
         run(tmp_path / "out.png", **options)
     assert list(tmp_path.iterdir()) == []

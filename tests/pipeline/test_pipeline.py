@@ -44,21 +44,21 @@ def test_full_config_dry_run_expands_every_experiment(tmp_path):
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
     # 4 init + 8 style-weight + 4 content-layer + 6 style-layers + 5 backbone + 3 colour control +
-    # 3 style scale + 4 blend = 37 entries; the all-defaults run is shared by init, content_layer,
-    # style_layers, backbone, color_control, style_scale and style_blend (its 1:0 blend is the single
-    # style's run, nst.params.sole_style), so 6 are the same job: 31 runs, each measured; 8
-    # experiment/pair groups, each a grid and a pairwise-distance job.
-    expected = {"stylize": 31, "measure": 31, "measure_pairs": 8, "make_grid": 8, "make_report": 1, "all": 1}
+    # 3 style scale + 4 blend + 2 pooling = 39 entries; the all-defaults run is shared by init,
+    # content_layer, style_layers, backbone, color_control, style_scale, pooling and style_blend (its
+    # 1:0 blend is the single style's run, nst.params.sole_style), so 7 are the same job: 32 runs, each
+    # measured; 9 experiment/pair groups, each a grid and a pairwise-distance job.
+    expected = {"stylize": 32, "measure": 32, "measure_pairs": 9, "make_grid": 9, "make_report": 1, "all": 1}
     assert counts == expected, counts
 
 
 def test_demo_config_dry_run(tmp_path):
     result = snakemake(tmp_path, "-n", "--configfile", str(REPO / "config/demo.yaml"))
     assert result.returncode == 0, result.stderr
-    # 31 runs of config.yaml, the two imagenet backbone runs replaced by random-weights ones, the
+    # 32 runs of config.yaml, the two imagenet backbone runs replaced by random-weights ones, the
     # imagenet vgg19 run gone (the bundled vgg19 run is the default run), style_blend 3 weights not 4
-    # (its 1:0 still the default run): 29
-    assert job_counts(result.stdout)["stylize"] == 29
+    # (its 1:0 still the default run): 30
+    assert job_counts(result.stdout)["stylize"] == 30
 
 
 def files_under(folder) -> list[str]:

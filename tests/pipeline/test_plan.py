@@ -8,7 +8,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-from pipeline_helpers import REPO
+import yaml
+from pipeline_helpers import REPO, snakefile_config
 
 from nst_pipeline.plan import ConfigError, plan_experiments
 
@@ -187,3 +188,35 @@ def test_bf16_without_bf16_units_is_refused_at_planning(monkeypatch):
     monkeypatch.setenv("NST_CPU_FLAGS", "avx2 fma avx512_bf16")
     plan = plan_experiments(cfg, REPO)
     assert sum(run.params["precision"] == "bf16" for run in plan.runs.values()) == 2
+
+
+def test_avg_pooling_for_another_backbone_is_refused_naming_the_sweep():
+    cfg = config()
+    cfg["experiments"]["init"]["sweeps"][0]["set"] = {"model": "resnet50", "weights": "random", "pooling": "avg"}
+    message = refused(cfg)
+    assert "experiments.init.sweeps[0]" in message, message
+    assert "pooling 'avg' is for VGG backbones (vgg19, vgg16); model 'resnet50'" in message, message
+
+
+def test_style_layer_weights_that_do_not_match_the_layer_count_are_refused_naming_the_run():
+    cfg = config()
+    cfg["defaults"]["style_layer_weights"] = [1, 2]  # style_layers varies over 2 and 6
+    message = refused(cfg)
+    assert "experiments.init.sweeps[0]" in message, message  # init's runs have the default 6 layers
+    assert "style_layer_weights: 2 weights [1, 2] for 6 style layers" in message, message
+
+
+def test_config_yamls_pooling_experiment_plans_at_tiny_yamls_size():
+    """config.yaml's `pooling` experiment through the schema and the planner on tests/configs/tiny.yaml
+    (32 px, 3 iterations): max is the all-defaults run, avg the same run id plus _pl_avg, and F7a's
+    check is accepted (avg is a value the experiment runs)."""
+    tiny = yaml.safe_load((REPO / "tests/configs/tiny.yaml").read_text()) | {"run_experiments": ["pooling"]}
+    plan = plan_experiments(snakefile_config(tiny), REPO)
+    (pair,) = plan.experiments["pooling"].pairs
+    entries = plan.experiments["pooling"].runs[pair]
+    assert [entry["varied_values"] for entry in entries] == [{"pooling": "max"}, {"pooling": "avg"}]
+    max_run, avg_run = (plan.runs[entry["run"]] for entry in entries)
+    assert avg_run.name == max_run.name + "_pl_avg" and "_pl_" not in max_run.name
+    assert (max_run.params["height"], max_run.params["iterations"], avg_run.params["pooling"]) == (32, 3, "avg")
+    (finding,) = plan.experiments["pooling"].findings
+    assert finding["id"] == "F7a" and finding["check"]["over"] == "pooling" and finding["check"]["expect"] == "avg"

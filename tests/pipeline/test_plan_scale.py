@@ -109,7 +109,15 @@ def test_experiments_by_run_lists_each_experiment_once_in_plan_order():
     index = experiments_by_run(plan)
     assert index.keys() == plan.runs.keys()
     defaults_run = next(run for run, names in index.items() if len(names) > 1)
-    assert index[defaults_run] == ["init", "content_layer", "style_layers", "backbone", "color_control", "style_scale"]
+    assert index[defaults_run] == [
+        "init",
+        "content_layer",
+        "style_layers",
+        "backbone",
+        "color_control",
+        "style_scale",
+        "pooling",
+    ]
     searched = {  # a search of every experiment per run, as the reference
         run: [n for n, e in plan.experiments.items() if any(x["run"] == run for xs in e.runs.values() for x in xs)]
         for run in plan.runs
