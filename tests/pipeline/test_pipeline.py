@@ -46,8 +46,10 @@ def test_full_config_dry_run_expands_every_experiment(tmp_path):
     # 4 init + 8 style-weight + 4 content-layer + 6 style-layers + 5 backbone + 3 colour control +
     # 3 style scale + 4 blend = 37 entries; the all-defaults run is shared by init, content_layer,
     # style_layers, backbone, color_control and style_scale, so 5 are the same job: 32 runs, each
-    # measured; 8 experiment/pair groups, each a grid and a pairwise-distance job.
+    # measured; 8 experiment/pair groups, each a grid and a pairwise-distance job. The backbone
+    # experiment's imagenet runs (vgg19, resnet50, inception_v3) each need a torchvision file fetched.
     expected = {"stylize": 32, "measure": 32, "measure_pairs": 8, "make_grid": 8, "make_report": 1, "all": 1}
+    expected["fetch_weights"] = 3
     assert counts == expected, counts
 
 
