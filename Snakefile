@@ -21,6 +21,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/stylize.smk"
+include: "workflow/rules/weights.smk"
 include: "workflow/rules/measure.smk"
 include: "workflow/rules/grids.smk"
 include: "workflow/rules/report.smk"
@@ -31,6 +32,8 @@ localrules:
     all,
     make_grid,
     make_report,
+    # downloads: on the submitting host, which has the internet (compute nodes often do not)
+    fetch_weights,
 
 
 rule all:

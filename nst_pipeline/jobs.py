@@ -21,6 +21,8 @@ import time
 import traceback
 from pathlib import Path
 
+import torch
+
 from nst.api import stylize
 from nst.errors import NSTInputError, NSTInterrupted, NSTNumericalError
 from nst.images import atomic_write_bytes
@@ -46,9 +48,16 @@ def run_stylize_job(
     code: str = "",
     attempt: int = 1,
     allow_slow_bf16: bool = False,
+    torch_hub: str | None = None,
 ) -> None:
     """One run of the matrix. A failure is recorded (for the report and for retries) and re-raised, so
-    Snakemake marks only this job failed and, with keep-going, the others go on."""
+    Snakemake marks only this job failed and, with keep-going, the others go on.
+
+    `torch_hub`: the torch hub cache that holds the weights this run loads (`weights: imagenet`: the
+    pipeline's copy, nst_pipeline.paths.TORCH_HUB, fetched by rule fetch_weights). Where the file is
+    read from is not part of the run's identity: the sidecar records its sha256."""
+    if torch_hub is not None:
+        torch.hub.set_dir(torch_hub)  # this job's process only (a `script:` job)
     record_path = Path(failure_record)
     if attempt > 1:
         refuse_repeat(record_path, code, params, attempt)

@@ -75,6 +75,24 @@ def failure_record(run: str) -> str:
     return f"{RESULTS}/failed/{run}.json"
 
 
+# ---- weights the runs load (rule fetch_weights, nst_pipeline.fetch_weights)
+
+# Not under results/: downloaded inputs (100-550 MB each), not results; removing results/ to start a
+# study over keeps them. Laid out as a torch hub cache ($TORCH_HOME/hub/checkpoints/<file>): the
+# stylize jobs point torch.hub there, and `TORCH_HOME=weights nst stylize ...` uses the same files.
+WEIGHTS = "weights"
+TORCH_HUB = f"{WEIGHTS}/hub"
+
+
+def imagenet_weights(file_name: str) -> str:
+    """A torchvision weights file (nst.weights.IMAGENET_URLS) as the pipeline keeps it."""
+    return f"{TORCH_HUB}/checkpoints/{file_name}"
+
+
+def fetch_weights_log(file_name: str) -> str:
+    return f"{RESULTS}/logs/fetch_weights/{file_name}.log"
+
+
 def grid_image(experiment: str, pair: str) -> str:
     return f"{RESULTS}/grids/{experiment}/{pair}.png"
 

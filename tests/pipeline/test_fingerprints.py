@@ -56,6 +56,9 @@ EDITS = [
     ("rules/measure.smk", {"measure"}, {"stylize", "grid", "report"}),
     # the stylize script only unpacks snakemake (the run id holds the parameters): no fingerprint has it
     ("rules/stylize.smk", set(), {"stylize", "grid", "report", "measure"}),
+    # fetch_weights has no code param: its output is the published file, checked by its sha256
+    ("rules/weights.smk", set(), {"stylize", "grid", "report", "measure"}),
+    ("nst_pipeline/fetch_weights.py", set(), {"stylize", "grid", "report", "measure"}),
 ]
 
 

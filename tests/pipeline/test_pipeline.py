@@ -49,6 +49,8 @@ def test_full_config_dry_run_expands_every_experiment(tmp_path):
     # 1:0 blend is the single style's run, nst.params.sole_style), so 7 are the same job: 32 runs, each
     # measured; 9 experiment/pair groups, each a grid and a pairwise-distance job.
     expected = {"stylize": 32, "measure": 32, "measure_pairs": 9, "make_grid": 9, "make_report": 1, "all": 1}
+    # the backbone experiment's imagenet runs (vgg19, resnet50, inception_v3) each need a torchvision file
+    expected["fetch_weights"] = 3
     assert counts == expected, counts
 
 

@@ -7,6 +7,7 @@ sys.path.insert(0, workflow.basedir)  # this workflow's own nst and nst_pipeline
 
 from nst.errors import NSTInputError
 from nst_pipeline import fingerprints, paths
+from nst_pipeline.fetch_weights import fetch_weights_rule, needed_weights, weights_files
 from nst_pipeline.grid import write_grid
 from nst_pipeline.job_log import job_log
 from nst_pipeline.measure import judge_height, measure_pairs_rule, measure_rule
@@ -35,6 +36,7 @@ RUN_EXPERIMENTS = experiments_by_run(PLAN)
 wildcard_constraints:
     run=run_name_regex(RUN_NAMES),
     experiment="|".join(map(re.escape, PLAN.experiments)),
+    weights_file="|".join(map(re.escape, weights_files())),
 
 
 # ---- stylize
@@ -57,6 +59,11 @@ def style_image(wildcards):
 
 def run_parameters(wildcards):
     return run_of(wildcards).params
+
+
+def run_weights(wildcards):
+    """The fetched weights file a run loads (made by fetch_weights): `weights: imagenet` runs only."""
+    return needed_weights(run_of(wildcards).params)
 
 
 def failure_record(wildcards):

@@ -2,6 +2,7 @@ rule stylize:
     input:
         content=content_image,
         style=style_image,
+        weights=run_weights,
     output:
         image=report(
             paths.run_image("{run}"),

@@ -12,7 +12,9 @@ from contextlib import ExitStack, contextmanager, redirect_stderr, redirect_stdo
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
+# first, not only somewhere: a script job's sys.path ends with Snakemake's (which has this folder:
+# common.smk), after $PYTHONPATH's entries, which may name another checkout whose engine would run
+if sys.path[:1] != [str(REPO)]:
     sys.path.insert(0, str(REPO))
 
 

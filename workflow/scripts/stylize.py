@@ -20,4 +20,6 @@ with logged_to(snakemake.log[0], earlier_attempts=paths.run_attempts_log(snakema
         code=snakemake.params.code,
         attempt=snakemake.resources.attempt,
         allow_slow_bf16=snakemake.config["allow_slow_bf16"],
+        # the fetched weights (rule fetch_weights) are in the pipeline's torch hub cache
+        torch_hub=paths.TORCH_HUB if snakemake.input.weights else None,
     )
