@@ -9,6 +9,7 @@ here). Where each comes from:
 - content_layer 4, style_layers 6: the seed experiments' layer numbering (nst.backbones).
 - learning_rate None: per optimiser, nst.params.DEFAULT_LEARNING_RATE (L-BFGS 1, Adam 10 grey levels).
 - seed 0: arbitrary, fixed; it only matters for the noise inits.
+- region_map None: no spatial control (one style, or a blend, over the whole image).
 
 A run is composed of small parts: nst.objective (targets + weighted losses), nst.optimize (the
 L-BFGS/Adam driver, reporting each iteration through callbacks), nst.checkpoint (fingerprint,
@@ -93,6 +94,7 @@ def stylize(
     color_control: str = "none",
     style_blend_weights: Sequence[float] | None = None,
     style_scale: float = 1.0,
+    region_map: str | Path | None = None,
     noise_units: str = "normalised",
     seed: int = 0,
     device: str = "auto",

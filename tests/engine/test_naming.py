@@ -68,6 +68,7 @@ def parameter_sets(draw):
                 "color_control": st.sampled_from(COLOR_CONTROLS),
                 "style_blend_weights": st.none() | st.lists(finite, min_size=2, max_size=4),
                 "style_scale": positive,
+                "region_map": st.none(),  # a file: named by its content (tests/engine/test_regions.py)
             }
         )
     )
