@@ -55,7 +55,7 @@ class Plan:
 def _image_paths(config: dict, kind: str, base_dir: Path) -> dict[str, str | list[str]]:
     """name -> image file; a style may instead be a blend: a list of other style names (-> their files)."""
     paths: dict[str, str | list[str]] = {}
-    entries = config["images"][kind]
+    entries = config["images"].get(kind) or {}
     for name, path in entries.items():
         if PAIR_SEPARATOR in name or "/" in name:
             raise ConfigError(f"config images.{kind}.{name}: image names may not contain '/' or '{PAIR_SEPARATOR}'")
@@ -113,7 +113,7 @@ def plan_experiments(config: dict, base_dir: Path) -> Plan:
 
 
 def _plan(config: dict, base_dir: Path) -> Plan:
-    resolver = _Resolver(_image_paths(config, "content", base_dir), _image_paths(config, "style", base_dir))
+    resolver = _Resolver(*(_image_paths(config, kind, base_dir) for kind in ("content", "style", "region_map")))
     default_pairs = _pairs(config["pairs"], "pairs", resolver.contents, resolver.styles)
     defaults = dict(config.get("defaults") or {})
     runs: dict[str, Run] = {}
@@ -161,20 +161,30 @@ class _Resolver:
     """Runs from parameters: check_run() once per content, style and parameter set, however many
     experiments and sweeps list it (the all-defaults run, say); a bad set is refused naming the key."""
 
-    def __init__(self, contents: dict, styles: dict):
-        self.contents, self.styles = contents, styles
+    def __init__(self, contents: dict, styles: dict, region_maps: dict):
+        self.contents, self.styles, self.region_maps = contents, styles, region_maps
         self._checked: dict[tuple, dict] = {}
 
     def run(self, content: str, style: str, params: dict, where: str) -> Run:
         key = (content, style, tuple(sorted((k, repr(v)) for k, v in params.items())))
         if key not in self._checked:
             try:
-                self._checked[key] = check_run(self.contents[content], self.styles[style], **params)
+                files = self._region_map_file(params, where)
+                self._checked[key] = check_run(self.contents[content], self.styles[style], **(params | files))
             except NSTInputError as error:
                 raise ConfigError(f"config {where}: {error}") from None
         resolved = {k: self._checked[key][k] for k in RESULT_PARAMETERS}
         name = run_name(pair_name(content, style), run_id(resolved))
         return Run(name, self.contents[content], self.styles[style], resolved)
+
+    def _region_map_file(self, params: dict, where: str) -> dict:
+        """A region map is named in the config (images.region_map) and given to the engine as its file."""
+        name = params.get("region_map")
+        if name is None:
+            return {}
+        if name not in self.region_maps:
+            raise ConfigError(f"config {where}: region_map {name!r} unknown (not in images.region_map)")
+        return {"region_map": self.region_maps[name]}
 
 
 def _sweep_entries(

@@ -2,6 +2,7 @@ rule stylize:
     input:
         content=content_image,
         style=style_image,
+        region_map=region_map_image,
     output:
         image=report(
             paths.run_image("{run}"),
