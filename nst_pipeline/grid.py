@@ -21,7 +21,7 @@ import textwrap
 from pathlib import Path
 
 from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
-from PIL import Image
+from PIL import Image, ImageOps
 
 from nst.images import atomic_write_bytes
 from nst_pipeline import paths
@@ -151,7 +151,8 @@ def grid_png(content: Path, style: Path | list[Path], runs: list[RunOutcome], ti
     content_img, style_img = _thumbnail(Path(content)), _side_by_side([_thumbnail(s) for s in styles])
     aspect = content_img.size[0] / content_img.size[1]
     maps = region_maps(runs)
-    content_img = _side_by_side([content_img, *(_thumbnail(m) for m in maps)])
+    # a grey frame: a map's white region would vanish into the figure's white background
+    content_img = _side_by_side([content_img, *(ImageOps.expand(_thumbnail(m), 2, "#888888") for m in maps)])
     content_name = Path(content).stem + "".join(f" + map {m.stem}" for m in maps)
     shown, note = sample_runs(runs)
     layout = grid_layout(shown, aspect, note)

@@ -184,5 +184,5 @@ def test_a_region_map_is_shown_beside_the_content(tmp_path):
     row = pixels[(top + bottom) // 2, : width // 4]  # across the first tile, at the runs' middle
     content_left, content_right = _band(row, CONTENT_RGB)
     map_left, map_right = _band(row, map_rgb)
-    assert content_right < map_left  # content, then the map, at one height and the same shape
-    assert map_right - map_left == pytest.approx(content_right - content_left, abs=2)
+    assert content_right < map_left  # content, then the map (in a thin frame) at about its size
+    assert 0.8 * (content_right - content_left) < map_right - map_left <= content_right - content_left
