@@ -217,3 +217,25 @@ def test_cli_region_map_flag(tmp_path, capsys):
     assert f"_rm_{file_sha256(path)[:16]}" in written.name and "starry_night+hubble_deep_field" in written.name
     assert cli_main([*argv[:4], STYLE, *argv[6:], *options, "--region-map", str(path)]) == 2
     assert "label #ffffff has no style" in capsys.readouterr().err
+
+
+def test_a_region_run_in_a_batch_is_the_run_alone(tmp_path):
+    """nst.batch computes each run's terms from its slice of the features: the masks broadcast over it."""
+    options = {"weights": "bundled", "height": H, "iterations": 3, "progress": False, "device": "cpu"}
+    options["region_map"] = str(halves(tmp_path))
+    alone = nst.stylize(CONTENT, [STYLE, STYLE_B], tmp_path / "alone.png", **options)
+    (batched,) = nst.stylize_batch(
+        [{"content": CONTENT, "style": [STYLE, STYLE_B], "out": tmp_path / "b.png"} | options]
+    )
+    assert np.array_equal(pixels(batched.image), pixels(alone.image))
+
+
+def test_the_checkpoint_fingerprint_follows_the_maps_pixels(tmp_path):
+    """Same path, other pixels: a checkpoint of the old map must not resume the new one."""
+    from nst.checkpoint import run_fingerprint
+
+    path = halves(tmp_path)
+    params = nst.check_run(CONTENT, [STYLE, STYLE_B], weights="bundled", region_map=str(path))
+    before = run_fingerprint(params, Path(CONTENT), [Path(STYLE), Path(STYLE_B)], "w")
+    draw_map(path, {(255, 255, 255): (0, 0, 100, 300)})
+    assert run_fingerprint(params, Path(CONTENT), [Path(STYLE), Path(STYLE_B)], "w") != before
