@@ -239,3 +239,16 @@ def test_the_checkpoint_fingerprint_follows_the_maps_pixels(tmp_path):
     before = run_fingerprint(params, Path(CONTENT), [Path(STYLE), Path(STYLE_B)], "w")
     draw_map(path, {(255, 255, 255): (0, 0, 100, 300)})
     assert run_fingerprint(params, Path(CONTENT), [Path(STYLE), Path(STYLE_B)], "w") != before
+
+
+def test_classic_region_map_flag(tmp_path):
+    """The classic interface's --region_map (test_cli.py's every-flag run has a blend, which a map refuses)."""
+    from nst.cli import classic_main
+
+    path = halves(tmp_path)
+    flags = ["--content_img_name", "chelsea.jpg", "--style_img_name", "starry_night.jpg,hubble_deep_field.jpg"]
+    flags += ["--output_dir", str(tmp_path / "classic"), "--weights", "bundled", "--height", "32", "--iterations", "1"]
+    assert classic_main([*flags, "--device", "cpu", "--no_progress", "--region_map", str(path)]) == 0
+    (written,) = (tmp_path / "classic").rglob("*.jpg")
+    assert written.name.endswith(f"_rm_{file_sha256(path)[:16]}.jpg")
+    assert written.with_suffix(".json").is_file()
