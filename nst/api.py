@@ -12,6 +12,7 @@ here). Where each comes from:
 - pooling "max": VGG as trained, and as the seed study's code base and torchvision keep it (Gatys et
   al. 2016 prefer "avg": an option, nst.params.POOLINGS).
 - style_layer_weights None: equal weights, w_l = 1/N (Gatys et al. 2016; nst.losses.StyleLoss).
+- region_map None: no spatial control (one style, or a blend, over the whole image).
 
 A run is composed of small parts: nst.objective (targets + weighted losses), nst.optimize (the
 L-BFGS/Adam driver, reporting each iteration through callbacks), nst.checkpoint (fingerprint,
@@ -98,6 +99,7 @@ def stylize(
     style_scale: float = 1.0,
     pooling: str = "max",
     style_layer_weights: Sequence[float] | None = None,
+    region_map: str | Path | None = None,
     noise_units: str = "normalised",
     seed: int = 0,
     device: str = "auto",

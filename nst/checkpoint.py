@@ -32,6 +32,8 @@ def run_fingerprint(result_params: dict, content: Path, styles: list[Path], weig
     key = dict(result_params)
     key |= {"content": file_sha256(content), "styles": [file_sha256(style) for style in styles]}
     key |= {"weights_sha256": weights_sha256}
+    if result_params.get("region_map"):  # the map's pixels, not only its path
+        key |= {"region_map_sha256": file_sha256(Path(result_params["region_map"]))}
     key |= {"engine": engine_fingerprint()}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 

@@ -11,7 +11,8 @@ name. Examples:
     m_inception-v3_w_file-3f2a9c0d1e4b5a69_..._sw_0.5_..._s_7
 
 A weights file is named by the first 16 hex digits of its content's sha256 (the sidecar has all 64):
-two files with the same bytes give the same result.
+two files with the same bytes give the same result. A region map (nst.regions) likewise, as
+`rm_<16 hex>`: the same pixels in another file (or under another name) are the same run.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ def _encode(name: str, value) -> str:
         return encode_number(value, name in FLOAT_PARAMETERS)
     if name in INT_LISTS or name in FLOAT_LISTS:
         return LIST_SEPARATOR.join(encode_number(item, name in FLOAT_LISTS) for item in value)
+    if name == "region_map":
+        return file_sha256(Path(value))[:16]
     text = weights_tag(value) if name == "weights" else str(value)
     # '_' separates fields: names that contain one (inception_v3) are written with '-'
     return text.replace("_", "-")

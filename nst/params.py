@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from nst import images
+from nst import images, regions
 from nst.backbones import BACKBONES, VGG_MODELS, get_backbone
 from nst.color import check_style_size, normalise_blend_weights
 from nst.errors import NSTInputError
@@ -155,6 +155,13 @@ RUN_PARAMETERS = (
         id_key="lw",
         is_list=True,
     ),
+    RunParameter(
+        "region_map",
+        str,
+        "spatial control: an image of the content's size whose colours label regions; the style images "
+        "style the regions one each, in the colours' sorted order (darkest first, nst.regions)",
+        id_key="rm",
+    ),
     RunParameter("device", str, "auto, cpu, cuda, cuda:N"),
     RunParameter("threads", int, "torch's CPU threads (default: torch's choice)", minimum=1),
     RunParameter(
@@ -199,7 +206,7 @@ def validate(params: dict, content, style, out=None) -> dict:
     `style` is one image path or a list of them (a blend)."""
     params = dict(params)
     styles = style_paths(style)
-    images.open_rgb(Path(content), "content")
+    content_image = images.open_rgb(Path(content), "content")
     style_images = [images.open_rgb(path, "style") for path in styles]
     backbone = get_backbone(params["model"])
     min_side = max(MIN_HEIGHT, backbone.min_height)
@@ -209,6 +216,7 @@ def validate(params: dict, content, style, out=None) -> dict:
     _check_numbers(params, backbone, min_side)
     _resolve_stages(params, min_side)
     _check_save_points(params)
+    _check_regions(params, content_image, Path(content), styles)
     _resolve_styles(params, style_images, min_side)
     _resolve_layer_weights(params)
     params["device"] = resolve_device(params["device"])
@@ -295,8 +303,9 @@ def _check_save_points(params: dict) -> None:
 
 
 def _resolve_styles(params: dict, style_images: list, min_side: int) -> None:
-    """Blend weights normalised to sum 1; None for a single style, and for a blend whose weights leave
-    one style alone (sole_style: that style's run). style_scale checked at every stage, every style."""
+    """Blend weights normalised to sum 1; None for a single style, for a blend whose weights leave
+    one style alone (sole_style: that style's run), and for one style per region of a region map (no
+    blend). style_scale checked at every stage, every style."""
     weights = params["style_blend_weights"]
     if weights is None:
         weights = [1.0] * len(style_images)
@@ -304,7 +313,8 @@ def _resolve_styles(params: dict, style_images: list, min_side: int) -> None:
         weights = normalise_blend_weights(list(weights), style_count=len(style_images))
     except (TypeError, ValueError) as error:
         raise NSTInputError(f"style_blend_weights: {error}") from None
-    params["style_blend_weights"] = weights if sum(1 for weight in weights if weight) > 1 else None
+    blended = sum(1 for weight in weights if weight) > 1 and params["region_map"] is None
+    params["style_blend_weights"] = weights if blended else None
     for stage_height in [*params["stage_heights"], params["height"]]:
         for style_image in style_images:
             check_style_size(style_image.size, stage_height, params["style_scale"], min_side)
@@ -346,6 +356,25 @@ def _resolve_layer_weights(params: dict) -> None:
     except ValueError as error:
         raise NSTInputError(f"style_layer_weights: {str(error).replace('blend weight', 'weight')}") from None
     params["style_layer_weights"] = None if len(set(weights)) == 1 else weights
+
+
+def _check_regions(params: dict, content_image, content: Path, styles: list[Path]) -> None:
+    """A region map gives each style image a region (nst.regions): no blend weights then, and the map
+    must fit the content, the style count and every stage's size."""
+    path = params["region_map"]
+    if path is None:
+        return
+    if not isinstance(path, str | Path) or not str(path):
+        raise NSTInputError(f"region_map must be an image file, got {path!r}")
+    if params["style_blend_weights"] is not None:
+        raise NSTInputError(
+            "style_blend_weights and region_map do not combine: with a region map each style image "
+            "styles its own region"
+        )
+    heights = [*params["stage_heights"], params["height"]]
+    sizes = [images.scaled_size(content_image.size, height) for height in heights]
+    regions.check_region_map(path, content_image, content, styles, sizes)
+    params["region_map"] = str(path)
 
 
 def _as_list(params: dict, name: str) -> list:

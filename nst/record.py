@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from nst import regions
 from nst.backbones import Backbone
 from nst.params import result_parameters
 from nst.provenance import engine_fingerprint, package_versions
@@ -49,6 +50,7 @@ def build_record(
         "style_sha256": file_sha256(styles[0]),
         "style_sha256s": [file_sha256(style) for style in styles],
         "parameters": result_parameters(params),
+        **_region_entries(params, styles),
         "layers": {
             "content": backbone.layer_names[params["content_layer"] - 1],
             "style": list(backbone.layer_names[: params["style_layers"]]),
@@ -68,3 +70,12 @@ def build_record(
         "milestones": list(milestones),
         "loss_history": history,
     }
+
+
+def _region_entries(params: dict, styles: list[Path]) -> dict:
+    """With a region map: its sha256 and each label's style (nst.regions); nothing without one, so
+    the sidecars of other runs keep their keys."""
+    if params["region_map"] is None:
+        return {}
+    path = Path(params["region_map"])
+    return {"region_map_sha256": file_sha256(path), "regions": regions.describe(path, styles)}

@@ -3,7 +3,8 @@ coarse-to-fine run the images at that stage's size and the objective with their 
 
 A single-scale run is one stage at `height`. Colour control by histogram matching transforms the
 style images' colours before any target is computed (Gatys et al. 2017); the transform is fitted
-once, at the final size, and applied at every stage and to the "style" initial image.
+once, at the final size, and applied at every stage and to the "style" initial image. A region map
+(nst.regions) gives each style image a region of the content: its masks follow the content's size.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from nst import color, images
+from nst import color, images, regions
 from nst.backbones import Backbone, FeatureExtractor, get_backbone
 from nst.objective import TERMS, Objective, build_objective
 from nst.weights import WeightsIdentity, load_network
@@ -39,9 +40,17 @@ class RunImages:
     content_image: Image.Image
     style_images: list[Image.Image]
     color_transforms: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # per style: (A, b)
+    region_map: Image.Image | None = None  # same size as content_image (checked by nst.params)
 
     def content_at(self, height: int) -> torch.Tensor:
         return images.to_tensor(self.content_image, images.scaled_size(self.content_image.size, height))
+
+    def region_masks_at(self, height: int) -> torch.Tensor | None:
+        """(R, 1, H, W) masks at the content's size at `height`, one per style; None without a map."""
+        if self.region_map is None:
+            return None
+        colours = regions.labels(self.region_map, self.params["region_map"])
+        return regions.masks_at(self.region_map, colours, images.scaled_size(self.content_image.size, height))
 
     def styles_at(self, height: int) -> list[torch.Tensor]:
         scale = self.params["style_scale"]
@@ -60,8 +69,11 @@ class RunImages:
         """The run's starting image at the size of `content` (the first stage's content image)."""
         height, width = content.shape[2:]
         styles = self._matched([images.to_tensor(s, (width, height)) for s in self.style_images])
-        weights = self.params["style_blend_weights"]
-        style = styles[0] if weights is None else sum(w * s for w, s in zip(weights, styles))
+        weights, masks = self.params["style_blend_weights"], self.region_masks_at(height)
+        if masks is not None:  # each region from its own style
+            style = (torch.cat(styles) * masks).sum(dim=0, keepdim=True)
+        else:
+            style = styles[0] if weights is None else sum(w * s for w, s in zip(weights, styles))
         return images.initial_image(
             self.params["init_method"], content, style, self.params["seed"], self.params["noise_units"]
         )
@@ -76,6 +88,8 @@ def load_images(params: dict, content_path: Path, style_paths: list[Path]) -> Ru
     run_images = RunImages(
         params, images.open_rgb(content_path, "content"), [images.open_rgb(path, "style") for path in style_paths]
     )
+    if params["region_map"] is not None:
+        run_images.region_map = regions.open_region_map(params["region_map"])
     if params["color_control"] == "histogram":
         content_rgb = color.to_unit_rgb(run_images.content_at(params["height"]))
         run_images.color_transforms = [
@@ -108,6 +122,7 @@ class RunSetup:
             params["style_layers"],
             {term: params[f"{term}_weight"] for term in TERMS},
             params["style_layer_weights"],
+            self.images.region_masks_at(height),
         )
         return Stage(height, (content.shape[3], content.shape[2]), content, styles, objective)
 

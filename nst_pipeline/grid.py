@@ -21,7 +21,7 @@ import textwrap
 from pathlib import Path
 
 from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
-from PIL import Image
+from PIL import Image, ImageOps
 
 from nst.images import atomic_write_bytes
 from nst_pipeline import paths
@@ -132,6 +132,12 @@ def _side_by_side(pictures: list[Image.Image]) -> Image.Image:
     return joined
 
 
+def region_maps(runs: list[RunOutcome]) -> list[Path]:
+    """The region maps the runs were made with (their sidecars' paths), each once, in run order."""
+    maps = [run.parameters.get("region_map") for run in runs]
+    return [Path(m) for m in dict.fromkeys(m for m in maps if m and Path(m).is_file())]
+
+
 def make_grid(content: Path, style: Path | list[Path], runs: list[RunOutcome], title: str, out: Path) -> None:
     """Write one comparison PNG for one experiment and one content/style pair (atomically)."""
     atomic_write_bytes(Path(out), grid_png(content, style, runs, title))
@@ -139,10 +145,15 @@ def make_grid(content: Path, style: Path | list[Path], runs: list[RunOutcome], t
 
 def grid_png(content: Path, style: Path | list[Path], runs: list[RunOutcome], title: str) -> bytes:
     """The comparison figure for one experiment and one content/style pair, as PNG bytes. A blend's
-    style images are shown side by side in the style thumbnail."""
+    style images are shown side by side in the style thumbnail, the runs' region maps beside the
+    content in the content thumbnail."""
     styles = [Path(style)] if isinstance(style, str | Path) else [Path(s) for s in style]
     content_img, style_img = _thumbnail(Path(content)), _side_by_side([_thumbnail(s) for s in styles])
     aspect = content_img.size[0] / content_img.size[1]
+    maps = region_maps(runs)
+    # a grey frame: a map's white region would vanish into the figure's white background
+    content_img = _side_by_side([content_img, *(ImageOps.expand(_thumbnail(m), 2, "#888888") for m in maps)])
+    content_name = Path(content).stem + "".join(f" + map {m.stem}" for m in maps)
     shown, note = sample_runs(runs)
     layout = grid_layout(shown, aspect, note)
     width, height = layout["figsize"]
@@ -153,7 +164,7 @@ def grid_png(content: Path, style: Path | list[Path], runs: list[RunOutcome], ti
         fig.text(0.5, 1 - 0.5 / height, note_text, ha="center", va="top", fontsize=9, style="italic", color="#8a1010")
 
     style_name = "+".join(s.stem for s in styles)
-    thumbnails = ((content_img, "content", Path(content).stem), (style_img, "style", style_name))
+    thumbnails = ((content_img, "content", content_name), (style_img, "style", style_name))
     for index, (image, what, name) in enumerate(thumbnails):
         if layout["thumbs"] == "side by side":
             ax = _tile_axes(fig, layout, 0, index)

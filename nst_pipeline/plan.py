@@ -59,7 +59,7 @@ class Plan:
 def _image_paths(config: dict, kind: str, base_dir: Path) -> dict[str, str | list[str]]:
     """name -> image file; a style may instead be a blend: a list of other style names (-> their files)."""
     paths: dict[str, str | list[str]] = {}
-    entries = config["images"][kind]
+    entries = config["images"].get(kind) or {}
     for name, path in entries.items():
         if PAIR_SEPARATOR in name or "/" in name:
             raise ConfigError(f"config images.{kind}.{name}: image names may not contain '/' or '{PAIR_SEPARATOR}'")
@@ -118,7 +118,10 @@ def plan_experiments(config: dict, base_dir: Path) -> Plan:
 
 def _plan(config: dict, base_dir: Path) -> Plan:
     blends = {name: parts for name, parts in config["images"]["style"].items() if isinstance(parts, list)}
-    resolver = _Resolver(_image_paths(config, "content", base_dir), _image_paths(config, "style", base_dir), blends)
+    contents, styles, region_maps = (
+        _image_paths(config, kind, base_dir) for kind in ("content", "style", "region_map")
+    )
+    resolver = _Resolver(contents, styles, region_maps, blends)
     default_pairs = _pairs(config["pairs"], "pairs", resolver.contents, resolver.styles)
     defaults = dict(config.get("defaults") or {})
     runs: dict[str, Run] = {}
@@ -169,15 +172,16 @@ class _Resolver:
     A blend whose weights leave one style non-zero is that style's run (nst.params.sole_style: same
     pixels), in that style's pair: computed once, with the single-style runs."""
 
-    def __init__(self, contents: dict, styles: dict, blends: dict[str, list[str]]):
-        self.contents, self.styles, self.blends = contents, styles, blends
+    def __init__(self, contents: dict, styles: dict, region_maps: dict, blends: dict[str, list[str]]):
+        self.contents, self.styles, self.region_maps, self.blends = contents, styles, region_maps, blends
         self._checked: dict[tuple, tuple[dict, str]] = {}
 
     def run(self, content: str, style: str, params: dict, where: str) -> Run:
         key = (content, style, tuple(sorted((k, repr(v)) for k, v in params.items())))
         if key not in self._checked:
             try:
-                checked = check_run(self.contents[content], self.styles[style], **params)
+                files = self._region_map_file(params, where)
+                checked = check_run(self.contents[content], self.styles[style], **(params | files))
             except NSTInputError as error:
                 raise ConfigError(f"config {where}: {error}") from None
             sole = sole_style(self.styles[style], params.get("style_blend_weights"))
@@ -186,6 +190,15 @@ class _Resolver:
         resolved = {k: checked[k] for k in RESULT_PARAMETERS}
         name = run_name(pair_name(content, used), run_id(resolved))
         return Run(name, self.contents[content], self.styles[used], resolved)
+
+    def _region_map_file(self, params: dict, where: str) -> dict:
+        """A region map is named in the config (images.region_map) and given to the engine as its file."""
+        name = params.get("region_map")
+        if name is None:
+            return {}
+        if name not in self.region_maps:
+            raise ConfigError(f"config {where}: region_map {name!r} unknown (not in images.region_map)")
+        return {"region_map": self.region_maps[name]}
 
 
 def _sweep_entries(

@@ -189,7 +189,8 @@ def test_classic_script_every_flag_reaches_the_run_and_the_name(repo_root, tmp_p
     with pytest.raises(SystemExit):
         classic_main(["--help"])  # the script's own parser, in-process: the script only calls classic_main
     usage = capsys.readouterr().out
-    assert set(re.findall(r"--\w+", usage)) - {"--help"} == set(flags) | set(switches)
+    # --region_map does not combine with a blend: its own classic run, tests/engine/test_regions.py
+    assert set(re.findall(r"--\w+", usage)) - {"--help"} == set(flags) | set(switches) | {"--region_map"}
 
     arguments = [x for pair in flags.items() for x in pair] + switches
     proc, _ = nst_run(repo_root, [sys.executable, "neural_style_transfer.py", *arguments], omp_threads=2)
@@ -225,6 +226,7 @@ def test_classic_script_every_flag_reaches_the_run_and_the_name(repo_root, tmp_p
         "style_layer_weights": [0.1, 0.2, 0.3, 0.4],  # 1:2:3:4, normalised
         "noise_units": "grey_levels",
         "seed": 7,
+        "region_map": None,  # not with a blend: test_regions.py's classic run
     }
     assert record["content_image"] == str(tmp_path / "photos/cat.jpg")
     assert record["style_images"] == [str(tmp_path / "paintings/swirl.jpg"), str(tmp_path / "paintings/stars.jpg")]

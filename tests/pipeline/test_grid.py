@@ -169,3 +169,20 @@ def test_a_1000_run_grid_is_capped_with_a_note(tmp_path):
     note_band = pixels[55:85]  # under the title (0.55 in), in the note's colour #8a1010
     assert np.any(np.all(np.abs(note_band - (138, 16, 16)) <= 30, axis=-1))
     assert np.any(np.all(np.abs(pixels[-400:] - FAILURE_GREY) <= 2, axis=-1))  # run 999: last line, grey
+
+
+def test_a_region_map_is_shown_beside_the_content(tmp_path):
+    """Two runs in one row: the first tile is the content with the region map to its right."""
+    map_rgb = (250, 0, 250)
+    region_map = _flat_png(tmp_path, map_rgb)
+    record = PRETRAINED_RECORD | {"parameters": {"region_map": str(region_map)}}
+    runs = [_ok(tmp_path, "plain", RUN_RGB[0]), _ok(tmp_path, "mapped", RUN_RGB[1], record=record)]
+    pixels = _draw(tmp_path, runs)
+    width = pixels.shape[1]
+    assert width == 4 * 260  # content (+ map) and style thumbnails, then the two runs
+    top, bottom = _band(pixels[:, _column_centre(2, width, 4)], RUN_RGB[0])
+    row = pixels[(top + bottom) // 2, : width // 4]  # across the first tile, at the runs' middle
+    content_left, content_right = _band(row, CONTENT_RGB)
+    map_left, map_right = _band(row, map_rgb)
+    assert content_right < map_left  # content, then the map (in a thin frame) at about its size
+    assert 0.8 * (content_right - content_left) < map_right - map_left <= content_right - content_left

@@ -44,11 +44,12 @@ def test_full_config_dry_run_expands_every_experiment(tmp_path):
     assert result.returncode == 0, result.stderr
     counts = job_counts(result.stdout)
     # 4 init + 8 style-weight + 4 content-layer + 6 style-layers + 5 backbone + 3 colour control +
-    # 3 style scale + 4 blend + 2 pooling = 39 entries; the all-defaults run is shared by init,
-    # content_layer, style_layers, backbone, color_control, style_scale, pooling and style_blend (its
-    # 1:0 blend is the single style's run, nst.params.sole_style), so 7 are the same job: 32 runs, each
-    # measured; 9 experiment/pair groups, each a grid and a pairwise-distance job.
-    expected = {"stylize": 32, "measure": 32, "measure_pairs": 9, "make_grid": 9, "make_report": 1, "all": 1}
+    # 3 style scale + 4 blend + 2 pooling + 3 spatial = 42 entries; the all-defaults run is shared by
+    # init, content_layer, style_layers, backbone, color_control, style_scale, pooling and style_blend
+    # and spatial (their 1:0 blends are the single style's run, nst.params.sole_style), and the 0:1
+    # blend (hubble's own run) by style_blend and spatial: 9 entries are runs listed before, 33 runs,
+    # each measured; 10 experiment/pair groups, each a grid and a pairwise-distance job.
+    expected = {"stylize": 33, "measure": 33, "measure_pairs": 10, "make_grid": 10, "make_report": 1, "all": 1}
     # the backbone experiment's imagenet runs (vgg19, resnet50, inception_v3) each need a torchvision file
     expected["fetch_weights"] = 3
     assert counts == expected, counts
@@ -57,10 +58,10 @@ def test_full_config_dry_run_expands_every_experiment(tmp_path):
 def test_demo_config_dry_run(tmp_path):
     result = snakemake(tmp_path, "-n", "--configfile", str(REPO / "config/demo.yaml"))
     assert result.returncode == 0, result.stderr
-    # 32 runs of config.yaml, the two imagenet backbone runs replaced by random-weights ones, the
+    # 33 runs of config.yaml, the two imagenet backbone runs replaced by random-weights ones, the
     # imagenet vgg19 run gone (the bundled vgg19 run is the default run), style_blend 3 weights not 4
-    # (its 1:0 still the default run): 30
-    assert job_counts(result.stdout)["stylize"] == 30
+    # (its 1:0 still the default run, its 0:1 spatial's): 31
+    assert job_counts(result.stdout)["stylize"] == 31
 
 
 def files_under(folder) -> list[str]:

@@ -220,3 +220,57 @@ def test_config_yamls_pooling_experiment_plans_at_tiny_yamls_size():
     assert (max_run.params["height"], max_run.params["iterations"], avg_run.params["pooling"]) == (32, 3, "avg")
     (finding,) = plan.experiments["pooling"].findings
     assert finding["id"] == "F7a" and finding["check"]["over"] == "pooling" and finding["check"]["expect"] == "avg"
+
+
+# --------------------------------------------------------------------------- spatial control (region maps)
+
+
+def region_config(region_maps: dict, value: str = "cat") -> dict:
+    cfg = config()
+    cfg["images"]["style"]["starry_hubble"] = ["starry_night", "hubble"]
+    cfg["images"]["region_map"] = region_maps
+    cfg["experiments"] = {
+        "spatial": {"pairs": [["chelsea", "starry_hubble"]], "sweeps": [{"vary": {"region_map": [value]}}]}
+    }
+    return cfg
+
+
+def test_a_region_map_is_named_in_the_config_and_given_to_the_engine_as_its_file():
+    from nst.weights import file_sha256
+
+    plan = plan_experiments(region_config({"cat": "data/region/chelsea_cat.png"}), REPO)
+    ((name, run),) = plan.runs.items()
+    assert run.params["region_map"] == str(REPO / "data/region/chelsea_cat.png")
+    assert name.startswith("chelsea__starry_hubble/") and name.endswith(
+        f"_rm_{file_sha256(REPO / 'data/region/chelsea_cat.png')[:16]}"
+    )
+    (entry,) = plan.experiments["spatial"].runs["chelsea__starry_hubble"]
+    assert entry["label"] == "region_map = cat"
+
+
+@pytest.mark.parametrize(
+    ("maps", "value", "message"),
+    [
+        (
+            {"cat": "data/region/chelsea_cat.png"},
+            "dog",
+            r"spatial.sweeps\[0\] \(region_map = dog\): region_map 'dog' unknown",
+        ),
+        ({"cat": "data/region/nothing.png"}, "cat", r"images.region_map.cat: image file not found"),
+        # coffee.jpg is 600x400, the content chelsea.jpg 451x300
+        (
+            {"cat": "data/content/coffee.jpg"},
+            "cat",
+            r"region_map .*coffee.jpg is 600x400 pixels, the content image .*chelsea.jpg 451x300",
+        ),
+    ],
+)
+def test_bad_region_maps_are_refused_at_planning_naming_them(maps, value, message):
+    with pytest.raises(ConfigError, match=message):
+        plan_experiments(region_config(maps, value), REPO)
+
+
+def test_a_region_map_with_more_labels_than_the_pairs_styles_is_refused():
+    cfg = region_config({"cat": "data/region/chelsea_cat.png"})
+    cfg["experiments"]["spatial"]["pairs"] = [["chelsea", "starry_night"]]
+    assert "label #ffffff has no style" in refused(cfg)

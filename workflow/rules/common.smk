@@ -57,6 +57,12 @@ def style_image(wildcards):
     return run_of(wildcards).style
 
 
+def region_map_image(wildcards):
+    """A run's region map, if it has one (nst.regions): an input like its content and style images."""
+    path = run_of(wildcards).params["region_map"]
+    return [path] if path else []
+
+
 def run_parameters(wildcards):
     return run_of(wildcards).params
 

@@ -3,6 +3,7 @@ rule stylize:
         content=content_image,
         style=style_image,
         weights=run_weights,
+        region_map=region_map_image,
     output:
         image=report(
             paths.run_image("{run}"),
