@@ -15,7 +15,7 @@ import nst.setup
 from nst import regions
 from nst.cli import main as cli_main
 from nst.errors import NSTInputError
-from nst.losses import gram_matrix, guided_gram
+from nst.losses import GuidedStyleLoss, StyleLoss, gram_matrix, guided_gram
 from nst.naming import parse_run_id, run_id
 from nst.weights import file_sha256
 
@@ -106,6 +106,21 @@ def test_guided_gram_hand_computed():
 def test_guided_gram_of_a_full_mask_is_the_gram_bit_for_bit():
     features = torch.randn(1, 8, 5, 7, generator=torch.Generator().manual_seed(1))
     assert torch.equal(guided_gram(features, torch.ones(1, 1, 5, 7), area=35.0), gram_matrix(features))
+
+
+@pytest.mark.parametrize("layer_weights", [None, [0.75, 0.25, 0.0]], ids=["equal", "per-layer"])
+def test_one_full_region_is_the_style_loss_with_or_without_layer_weights(layer_weights):
+    """The guided loss weights its layers as StyleLoss does (style_layer_weights): with one region
+    covering the image, the same loss bit for bit, equal weights or not."""
+    generator = torch.Generator().manual_seed(2)
+    features = {layer: torch.randn(1, 4, 6, 5, generator=generator) for layer in (1, 2, 3)}
+    targets = {layer: gram_matrix(torch.randn(1, 4, 6, 5, generator=generator)) for layer in (1, 2, 3)}
+    masks = {layer: torch.ones(1, 1, 6, 5) for layer in (1, 2, 3)}
+    plain = StyleLoss(targets, layer_weights)(features)
+    guided = GuidedStyleLoss([targets], masks, layer_weights)(features)
+    assert torch.equal(guided, plain), (guided, plain)
+    if layer_weights is not None:  # the weights really changed the loss
+        assert not torch.equal(plain, StyleLoss(targets)(features))
 
 
 def test_masks_follow_label_order_by_nearest_neighbour(tmp_path):
