@@ -496,44 +496,37 @@ def test_timed_out_runs_checkpoint_and_resume_with_more_time(slurm_cluster, tmp_
         assert "nst: resuming from" in text and not rule_log.with_suffix(".attempts.log").exists()
 
 
-TARGET_RUN = re.compile(r"stylize:run=[^/\s'\"]+/([^\s'\"]+)")
-
-
-def _run_executors() -> dict[str, tuple[str, list[int]]]:
-    """Each stylize run executing on this (one-node) cluster: run name -> (its SLURM job's raw id, the
-    processes to stop: the Snakemake that executes the run - one `--target-jobs stylize:run=...`
-    target on its command line, not srun's - and all its descendants, the job script doing the work).
-    Found from /proc, not from `scontrol listpids`: a job's process list is not trusted to hold one
-    run only (an array's batch step lists every task's command; a step may be listed under another
-    task). The job id is the process's own SLURM_JOB_ID (an array task's raw id)."""
-    children: dict[int, list[int]] = {}
-    executors: dict[str, tuple[str, list[int]]] = {}
+def _running_runs(slurm_dir: Path) -> dict[str, tuple[str, list[int]]]:
+    """Each stylize run executing on this (one-node) cluster: run name -> (its SLURM job's raw id, every
+    process of that job). A run is known by the file its stylize script writes its log to (an open file
+    of the job's Python: results/logs/stylize/<pair>/<run>.log); a job's processes by the SLURM_JOB_ID
+    in their environment (an array task's raw id). Not by command lines: an array task other than the
+    first runs the array's first command line (seen: task 2 of 2 named task 1's run), nor by
+    `scontrol listpids`."""
+    logs = str((slurm_dir / "results/logs/stylize").resolve())
+    pids_of_job: dict[str, list[int]] = {}
+    job_of_run: dict[str, str] = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
             environ = (proc / "environ").read_bytes().split(b"\0")
-        except (OSError, IndexError, ValueError):
+            job = next((e.split(b"=", 1)[1].decode() for e in environ if e.startswith(b"SLURM_JOB_ID=")), None)
+            files = [os.readlink(fd) for fd in (proc / "fd").iterdir()] if job else []
+        except OSError:
             continue
-        children.setdefault(parent, []).append(int(proc.name))
-        runs = set(TARGET_RUN.findall(b" ".join(argv).decode(errors="replace")))
-        job = next((e.split(b"=", 1)[1].decode() for e in environ if e.startswith(b"SLURM_JOB_ID=")), None)
-        if len(runs) == 1 and job and Path(argv[0].decode(errors="replace")).name != "srun":
-            executors.setdefault(runs.pop(), (job, []))[1].append(int(proc.name))
-    for _job, pids in executors.values():
-        todo = list(pids)
-        while todo:
-            found = [pid for pid in children.get(todo.pop(), []) if pid not in pids]
-            pids.extend(found)
-            todo.extend(found)
-    return executors
+        if job is None:
+            continue
+        pids_of_job.setdefault(job, []).append(int(proc.name))
+        for file in files:
+            if file.startswith(logs) and file.endswith(".log") and not file.endswith(".attempts.log"):
+                job_of_run[Path(file).stem] = job
+    return {run: (job, pids_of_job[job]) for run, job in job_of_run.items()}
 
 
 def _freeze_each_run_until_its_time_limit(run: Snakemake, slurm_dir: Path) -> dict[str, int]:
     """Once a stylize job's run is optimising (it has a checkpoint: its SIGTERM handler is set), SIGSTOP
-    the processes executing it (_run_executors); SIGCONT them as soon as SLURM has ended the job (no
+    every process of its job (_running_runs); SIGCONT them as soon as SLURM has ended the job (no
     longer RUNNING): its time limit (1 min, then up to ~30 s until slurmctld's periodic check) is the
     only way out. Each run is frozen once. Returns each run's checkpointed iteration when frozen (the
     SIGTERM one comes later)."""
@@ -555,7 +548,7 @@ def _freeze_each_run_until_its_time_limit(run: Snakemake, slurm_dir: Path) -> di
             jobs = {job["raw_id"]: job for job in squeue_jobs(uuid)} if uuid else {}
             for job_id in [j for j in frozen if jobs.get(j, {}).get("state") != "RUNNING"]:
                 signal_all(frozen.pop(job_id), signal.SIGCONT)
-            for name, (job_id, pids) in _run_executors().items():
+            for name, (job_id, pids) in _running_runs(slurm_dir).items():
                 job = jobs.get(job_id, {})
                 if job.get("state") != "RUNNING" or not job["comment"].startswith("rule_stylize") or job_id in frozen:
                     continue
