@@ -412,15 +412,18 @@ def test_preempted_stylize_job_is_requeued_and_resumes(slurm_cluster, tmp_path, 
     assert not list((slurm_dir / "results/runs").glob("*/*.ckpt")), "checkpoint left behind"
 
 
-def _profile(tmp_path: Path, retries: int | None = None, **stylize_resources) -> Path:
+def _profile(tmp_path: Path, retries: int | None = None, arrays: bool = True, **stylize_resources) -> Path:
     """A copy of profiles/slurm with some stylize resources (and the retries) replaced (comments are
-    not kept)."""
+    not kept); `arrays` False: every job submitted alone (the profile's "without arrays" set-up)."""
     profile = tmp_path / "profile"
     profile.mkdir()
     config = yaml.safe_load((PROFILE / "config.yaml").read_text())
     config["set-resources"]["stylize"].update(stylize_resources)
     if retries is not None:
         config["retries"] = retries
+    if not arrays:
+        del config["slurm-array-jobs"], config["slurm-array-limit"]
+        config["jobs"] = 8
     config["slurm-keep-successful-logs"] = True
     (profile / "config.yaml").write_text(yaml.safe_dump(config))
     return profile
@@ -447,22 +450,26 @@ def slurm_logs(workdir: Path) -> dict[str, str]:
 
 
 def test_timed_out_runs_checkpoint_and_resume_with_more_time(slurm_cluster, tmp_path, seconds_per_iteration):
-    """Two runs (one job array) whose first attempt cannot finish within its 1-minute limit: they get
-    SIGTERM, checkpoint, fail, and Snakemake's retries give them 2, then 3 minutes (runtime
-    "1 * attempt"); each finishes from its checkpoint (its bytes: the module docstring).
+    """Two runs (two jobs, no array: see below) whose first attempt cannot finish within its 1-minute
+    limit: they get SIGTERM, checkpoint, fail, and Snakemake's retries give them 2, then 3 minutes
+    (runtime "1 * attempt"); each finishes from its checkpoint (its bytes: the module docstring).
 
     "Cannot finish" without betting on the machine's speed: once a run is optimising (it has a
     checkpoint), the test stops its job's processes (SIGSTOP) and continues them (SIGCONT) as soon as
     SLURM ends the job, so SLURM's SIGTERM finds the run running. A run sized to outlast the limit
     instead finished in attempt 1 when the machine was quieter than at its calibration.
 
-    Seen here: array task 2 runs in an srun step and gets --signal's early SIGTERM (profile:
+    Seen with arrays: task 2 runs in an srun step and gets --signal's early SIGTERM (profile:
     TERM@120; here TERM@20); task 1 runs in the batch step (the plugin starts it without srun), which
     --signal does not reach: it gets SLURM's own SIGTERM at the limit (state TIMEOUT) and checkpoints
-    within KillWait. SLURM may send --signal up to 60 s early (man sbatch; seen: 12 s into a 60 s
-    job), so a retry may be cut again: one more retry than the profile's (limit 4 min) keeps that from
-    failing the test."""
-    profile = _profile(tmp_path, retries=3, runtime="1 * attempt", slurm_extra="'--signal=TERM@20'")
+    within KillWait; either way the run checkpoints. SLURM may send --signal up to 60 s early (man
+    sbatch; seen: 12 s into a 60 s job), so a retry may be cut again: one more retry than the
+    profile's (limit 4 min) keeps that from failing the test."""
+    # Without job arrays: seen here once (2026-12-06), the retries of both runs went out as one array
+    # whose task 2 ALSO ran task 1's run (snakemake-executor-plugin-slurm 2.8.0), two copies of one run
+    # side by side, one failing and deleting the other's outputs. The time limit, the checkpoint and the
+    # resume are what this test is about; arrays are covered by the tiny-matrix test.
+    profile = _profile(tmp_path, retries=3, arrays=False, runtime="1 * attempt", slurm_extra="'--signal=TERM@20'")
     iterations = iterations_lasting(TIMED_OUT_RUN_SECONDS, seconds_per_iteration)
     config = _config(tmp_path, "long", TWO_RUNS, height=RUN_HEIGHT, iterations=iterations, checkpoint_every=5)
     slurm_dir = tmp_path / "slurm"
