@@ -26,6 +26,8 @@ import torch
 from nst.api import stylize
 from nst.errors import NSTInputError, NSTInterrupted, NSTNumericalError
 from nst.images import atomic_write_bytes
+from nst_pipeline import paths
+from nst_pipeline.batches import adopt_staged_checkpoint, collect_staged, find_batch, stylize_in_batch
 
 # error class -> the CLI's exit code for it (nst.cli): the failures a retry would only repeat
 DETERMINISTIC = ((NSTInputError, 2), (NSTNumericalError, 3))
@@ -49,13 +51,17 @@ def run_stylize_job(
     attempt: int = 1,
     allow_slow_bf16: bool = False,
     torch_hub: str | None = None,
+    run: str | None = None,
 ) -> None:
     """One run of the matrix. A failure is recorded (for the report and for retries) and re-raised, so
     Snakemake marks only this job failed and, with keep-going, the others go on.
 
     `torch_hub`: the torch hub cache that holds the weights this run loads (`weights: imagenet`: the
     pipeline's copy, nst_pipeline.paths.TORCH_HUB, fetched by rule fetch_weights). Where the file is
-    read from is not part of the run's identity: the sidecar records its sha256."""
+    read from is not part of the run's identity: the sidecar records its sha256.
+
+    `run`: the run's name, by which this invocation's batch plan (nst_pipeline.batches) lists it; a
+    run in a batch is computed with its batch-mates. None, or a run in no batch: computed alone."""
     if torch_hub is not None:
         torch.hub.set_dir(torch_hub)  # this job's process only (a `script:` job)
     record_path = Path(failure_record)
@@ -63,23 +69,30 @@ def run_stylize_job(
         refuse_repeat(record_path, code, params, attempt)
     else:  # the first attempt of an invocation: an old record says nothing about this try
         record_path.unlink(missing_ok=True)
+    options = dict(device=device, threads=threads, checkpoint_every=checkpoint_every, allow_slow_bf16=allow_slow_bf16)
+    batch = find_batch(run, params) if run is not None else None
     try:
-        stylize(
-            content,
-            style,
-            image,
-            **params,
-            device=device,
-            threads=threads,
-            checkpoint_every=checkpoint_every,
-            allow_slow_bf16=allow_slow_bf16,
-        )
+        if batch is None:
+            _stylize_alone(run, code, content, style, image, **params, **options)
+        else:
+            stylize_in_batch(batch, run, image, code=code, say=print, **options)
     except NSTInterrupted:
         raise  # pre-empted or out of time, not failed: the checkpoint resumes it
     except BaseException as error:
         _write_record(record_path, _failure(image, error, code, params, attempt))
         raise
     record_path.unlink(missing_ok=True)
+
+
+def _stylize_alone(run: str | None, code: str, content: str, style: str, image: str, **arguments) -> None:
+    """A run in no batch of this invocation: stylize(), unless an earlier batch has computed it (then its
+    result is moved into place) or started it (then it resumes from that checkpoint)."""
+    if run is not None and collect_staged(run, image, code):
+        print(f"{run}: computed earlier in a batch ({paths.staged_image(run)}), moved into place")
+        return
+    if run is not None:
+        adopt_staged_checkpoint(run)
+    stylize(content, style, image, **arguments)
 
 
 def _failure(image: str, error: BaseException, code: str, params: dict, attempt: int) -> dict:

@@ -75,6 +75,32 @@ def failure_record(run: str) -> str:
     return f"{RESULTS}/failed/{run}.json"
 
 
+# ---- batches of stylize jobs (config batch_size > 1; nst_pipeline.batches)
+
+BATCHES = f"{RESULTS}/batches"
+BATCH_PLAN = f"{BATCHES}/plan.json"  # this invocation's batches, written before any job starts
+
+
+def staged_image(run: str) -> str:
+    """Where a batch computes a run (sidecar, milestones and checkpoint beside it, as in results/runs/)
+    until the run's own job moves it into place: a job's outputs are deleted just before it starts."""
+    return f"{BATCHES}/staged/{run}.png"
+
+
+def staged_failure(run: str) -> str:
+    """The error that failed a run in its batch, for the run's own job to raise."""
+    return f"{BATCHES}/staged/{run}.failed.json"
+
+
+def batch_lock(batch: str) -> str:
+    return f"{BATCHES}/{batch}.lock"
+
+
+def batch_done(batch: str) -> str:
+    """Which job computed the batch, in which invocation (plan id)."""
+    return f"{BATCHES}/{batch}.done"
+
+
 # ---- weights the runs load (rule fetch_weights, nst_pipeline.fetch_weights)
 
 # Not under results/: downloaded inputs (100-550 MB each), not results; removing results/ to start a

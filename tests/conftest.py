@@ -57,3 +57,17 @@ def tiny_run(tmp_path_factory):
     result = snakemake(workdir, "--configfile", str(REPO_ROOT / "tests/configs/tiny.yaml"))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return workdir
+
+
+@pytest.fixture(scope="session")
+def tiny_batched_run(tmp_path_factory):
+    """tests/configs/tiny.yaml with batch_size 2: the init runs content and gaussian share a network and
+    an image size, so they are one batch; style_layers 2 has another network (layers), so it runs alone.
+    tests/pipeline/test_batches.py checks it against tiny_run; tests/cluster/test_slurm.py compares its
+    SLURM run with it (same batch, so the same bytes). Tests only read it."""
+    from pipeline_helpers import snakemake
+
+    workdir = tmp_path_factory.mktemp("tiny_batched")
+    result = snakemake(workdir, "--configfile", str(REPO_ROOT / "tests/configs/tiny.yaml"), "--config", "batch_size=2")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return workdir

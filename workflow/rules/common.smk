@@ -7,6 +7,7 @@ sys.path.insert(0, workflow.basedir)  # this workflow's own nst and nst_pipeline
 
 from nst.errors import NSTInputError
 from nst_pipeline import fingerprints, paths
+from nst_pipeline.batches import plan_batches, write_plan
 from nst_pipeline.fetch_weights import fetch_weights_rule, needed_weights, weights_files
 from nst_pipeline.grid import write_grid
 from nst_pipeline.job_log import job_log
@@ -91,6 +92,48 @@ def run_labels(wildcards):
     run = run_of(wildcards)
     labels = {"experiments": ", ".join(RUN_EXPERIMENTS[wildcards.run])}
     return labels | {name: str(run.params[name]) for name in VARIED}
+
+
+# ---- batches (config batch_size > 1; nst_pipeline.batches says how they work)
+
+BATCH_SIZE = config["batch_size"]
+_BATCHES = {}
+
+
+def stylize_batches():
+    """This invocation's batches {batch: runs} and each batched run's batch: Snakemake's own list of
+    the stylize jobs it will run, cut into batches. Computed once, when first asked: by the onstart
+    hook or, on a cluster, for a stylize job's group; Snakemake has decided what to run by then."""
+    if not _BATCHES:
+        to_do = [job.wildcards.run for job in workflow.dag.needrun_jobs() if job.rule.name == "stylize"]
+        batches = plan_batches(PLAN.runs, to_do, BATCH_SIZE) if BATCH_SIZE > 1 else {}
+        _BATCHES["batches"] = batches
+        _BATCHES["of_run"] = {run: batch for batch, runs in batches.items() for run in runs}
+        # The jobs of a batch are not connected in the DAG: each would be a group job of its own. Up
+        # to BATCH_SIZE of them are one group job (what --group-components says, here for the batches).
+        for batch in batches:
+            workflow.parent_groupids[batch] = "stylize_batch"
+        components = dict(workflow.group_settings.group_components) | {"stylize_batch": BATCH_SIZE}
+        workflow.group_settings.group_components = components
+    return _BATCHES
+
+
+def stylize_gpus(wildcards):
+    """A stylize job's GPUs: one, none where the config pins the CPU. On a cluster a batch is one group
+    job, asking for the sum of its jobs' resources: there only a batch's first run asks for the GPU
+    (all the batch's jobs run in that group job's one job step, which has it)."""
+    batch = stylize_group(wildcards) if workflow.non_local_exec else None
+    if batch is None or stylize_batches()["batches"][batch][0] == wildcards.run:
+        return STYLIZE_GPUS
+    return 0
+
+
+def stylize_group(wildcards):
+    """A stylize job's group on a cluster (Snakemake has no groups when it runs jobs itself): its batch,
+    so that each batch is one cluster job, on one GPU; a run in no batch has none."""
+    if BATCH_SIZE == 1:
+        return None
+    return stylize_batches()["of_run"].get(wildcards.run)
 
 
 # ---- grids

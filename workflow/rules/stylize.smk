@@ -18,11 +18,13 @@ rule stylize:
         paths.run_log("{run}"),
     benchmark:
         paths.run_benchmark("{run}")
+    group:
+        stylize_group
     conda:
         "../../envs/nst.yaml"
     threads: config["threads"]
     resources:
-        gpu=STYLIZE_GPUS,
+        gpu=stylize_gpus,
         attempt=job_attempt,
     params:
         run=run_parameters,
@@ -32,3 +34,9 @@ rule stylize:
         failure_record=failure_record,
     script:
         "../scripts/stylize.py"
+
+
+onstart:
+    # before any job starts: this invocation's batches, where the stylize jobs read them (none with
+    # batch_size 1: a stale plan is removed)
+    write_plan(stylize_batches()["batches"], PLAN.runs)

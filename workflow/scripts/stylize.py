@@ -22,4 +22,6 @@ with logged_to(snakemake.log[0], earlier_attempts=paths.run_attempts_log(snakema
         allow_slow_bf16=snakemake.config["allow_slow_bf16"],
         # the fetched weights (rule fetch_weights) are in the pipeline's torch hub cache
         torch_hub=paths.TORCH_HUB if snakemake.input.weights else None,
+        # with batch_size > 1 the run may be in one of this invocation's batches (nst_pipeline.batches)
+        run=snakemake.wildcards.run,
     )
