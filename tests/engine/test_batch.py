@@ -32,12 +32,7 @@ from nst.setup import build_network, build_run
 H = 32  # chelsea.jpg (451x300) becomes 48x32
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

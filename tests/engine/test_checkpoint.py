@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 from PIL import Image
 
 import nst
@@ -17,12 +16,7 @@ STYLE = "data/style/starry_night.jpg"
 RUN = {"weights": "bundled", "height": 32, "iterations": 4, "checkpoint_every": 2, "progress": False, "device": "cpu"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class Stop(Exception):

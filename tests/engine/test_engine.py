@@ -31,14 +31,7 @@ from nst.weights import CAFFE_MEAN_BGR, RANDOM_LABEL, bundled_weights_file, conv
 H = 64  # test height; chelsea.jpg (451x300) becomes 96x64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The CPUs are shared (2 cores, other jobs): one OpenMP thread is steady where two get
-    descheduled and spin (measured: 0.28 s vs 0.5-1.3 s for the same 64 px forward + backward)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run(content, style, out, **kwargs):

@@ -56,7 +56,7 @@ def command(out: Path, seed: int = 1) -> list[str]:
 
 
 def env() -> dict:
-    # one thread: the CPUs are shared (see test_engine.one_thread); every run here uses the same count
+    # one thread: the CPUs are shared (see tests/engine/conftest.one_thread); every run here uses the same count
     return os.environ | {"NST_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 
 
