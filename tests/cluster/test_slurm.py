@@ -230,7 +230,9 @@ def test_tiny_matrix_on_slurm_matches_local_run(slurm_cluster, tmp_path, tiny_ru
     in different status polls are submitted separately (seen in CI: three single jobs; elsewhere one
     array of three)."""
     slurm_dir = tmp_path / "slurm"
-    with Snakemake(slurm_dir, "--profile", str(PROFILE), "--configfile", str(TINY)) as run:
+    # device auto, not tiny.yaml's cpu: a config that pins the CPU asks SLURM for no GPU (common.smk);
+    # the node has none, so the runs are the same CPU runs as the local ones
+    with Snakemake(slurm_dir, "--profile", str(PROFILE), "--configfile", str(TINY), "--config", "device=auto") as run:
         rc = run.wait(SLURM_RUN_TIMEOUT)
         output = run.output()
         assert rc == 0, output[-5000:] + slurm_failure_details(slurm_dir)
@@ -410,6 +412,30 @@ def test_preempted_stylize_job_is_requeued_and_resumes(slurm_cluster, tmp_path, 
         details,
     )
     assert not list((slurm_dir / "results/runs").glob("*/*.ckpt")), "checkpoint left behind"
+
+
+def test_a_batch_is_one_slurm_job_with_one_gpu(slurm_cluster, tmp_path, tiny_batched_run):
+    """tests/configs/tiny.yaml with batch_size 2: the init runs content and gaussian are one batch, so
+    one SLURM job (a Snakemake group job) holding one GPU runs both stylize jobs; style_layers 2 is a job
+    of its own. The images are byte-identical to the same batch run locally (tiny_batched_run)."""
+    slurm_dir = tmp_path / "slurm"
+    config = ("--configfile", str(TINY), "--config", "device=auto", "batch_size=2")
+    with Snakemake(slurm_dir, "--profile", str(PROFILE), *config) as run:
+        rc = run.wait(SLURM_RUN_TIMEOUT)
+        output = run.output()
+        assert rc == 0, output[-5000:] + slurm_failure_details(slurm_dir)
+    rows = settled_sacct_rows(RUN_ID.search(output).group(1))
+    print(f"sacct: {rows}")  # shown with -rP
+    stylize = [row for row in rows if row["comment"].startswith(("rule_stylize", "rule_batch-"))]
+    (batch,) = [row for row in stylize if row["comment"].startswith("rule_batch-")]  # the group job's comment
+    assert len(stylize) == 2 and all(row["state"] == "COMPLETED" for row in stylize), rows
+    assert "gres/gpu=1" in batch["tres"].split(","), batch  # one GPU for the two runs
+    slurm_pngs, local_pngs = run_pngs(slurm_dir), run_pngs(tiny_batched_run)
+    assert len(slurm_pngs) == 3 and slurm_pngs.keys() == local_pngs.keys(), (slurm_pngs.keys(), local_pngs.keys())
+    sizes = sorted(sidecar(slurm_dir / "results/runs" / name)["batch"]["size"] for name in slurm_pngs)
+    assert sizes == [1, 2, 2]
+    for name, data in slurm_pngs.items():
+        assert data == local_pngs[name], f"{name}: SLURM and local images differ"
 
 
 def _profile(tmp_path: Path, retries: int | None = None, arrays: bool = True, **stylize_resources) -> Path:
