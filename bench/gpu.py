@@ -116,6 +116,64 @@ def matrix_worker(job: tuple) -> tuple:
         return name, time.perf_counter() - started, None, f"{type(error).__name__}: {error}"[:160]
 
 
+def batch_worker(job: tuple) -> list[tuple]:
+    """One batch of the matrix (nst.stylize_batch) in a worker process: per run (name, wall s of the
+    batch, s/iteration of the batch or None, error or None)."""
+    members, out_dir, device = job
+    import torch
+
+    import nst
+
+    torch.set_num_threads(2)
+    started = time.perf_counter()
+    arguments = [
+        {"content": c, "style": s, "out": Path(out_dir) / f"{n}.png", **p, "device": device, "progress": False}
+        for n, c, s, p in members
+    ]
+    try:
+        outcomes = nst.stylize_batch(arguments)
+    except Exception as error:  # the whole batch failed: reported, the other batches go on
+        message = f"{type(error).__name__}: {error}"[:160]
+        return [(name, time.perf_counter() - started, None, message) for name, *_ in members]
+    seconds = time.perf_counter() - started
+    return [
+        (name, seconds, None, f"{type(outcome).__name__}: {outcome}"[:160])
+        if isinstance(outcome, Exception)
+        else (name, seconds, outcome.record["time_per_iteration_s"], None)
+        for (name, *_), outcome in zip(members, outcomes)
+    ]
+
+
+def run_matrix_batched(overrides: dict, batch_size: int, device: str, out_dir: Path, budget_s: float) -> None:
+    """The matrix as the pipeline batches it (nst_pipeline.batches.plan_batches, every run to do), one
+    batch at a time (one fresh process each); runs left alone run as batches of one."""
+    from nst_pipeline.batches import plan_batches
+
+    runs = plan_matrix(overrides)
+    batches = list(plan_batches(runs, runs, batch_size).values())
+    batched = {name for members in batches for name in members}
+    batches += [[name] for name in sorted(runs) if name not in batched]
+    print(f"\n### The reference matrix in batches of <= {batch_size}: {len(runs)} runs, {len(batches)} batches\n")
+    context = mp.get_context("spawn")
+    started, results = time.perf_counter(), []
+    with ProcessPoolExecutor(1, mp_context=context, max_tasks_per_child=1) as pool:
+        for members in batches:
+            if time.perf_counter() - started > budget_s:
+                print(f"time budget of {budget_s:.0f} s spent: {len(runs) - len(results)} runs not run", flush=True)
+                break
+            job = ([(n, runs[n].content, runs[n].style, runs[n].params) for n in members], str(out_dir), device)
+            results += pool.submit(batch_worker, job).result()
+            print(f"done at {time.perf_counter() - started:.0f} s: a batch of {len(members)}", flush=True)
+    ok = [r for r in results if r[3] is None]
+    for name, _, _, error in results:
+        if error:
+            print(f"failed: {name}: {error}")
+    print(
+        f"\nmatrix in batches: {len(ok)} of {len(runs)} runs finished ({len(results) - len(ok)} failed) "
+        f"in {time.perf_counter() - started:.0f} s wall"
+    )
+
+
 def plan_matrix(overrides: dict) -> dict:
     import yaml
 
@@ -169,6 +227,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3, help="matrix runs at a time on the one GPU")
     parser.add_argument("--iterations", type=int, default=30, help="timed iterations per precision and size")
     parser.add_argument("--skip-matrix", action="store_true")
+    parser.add_argument("--batch-size", type=int, default=0, help="the matrix in batches of this size (0: alone)")
+    parser.add_argument("--overlay", type=Path, help="a config merged over config.yaml (config/reference.yaml: tf32)")
     parser.add_argument("--matrix-seconds", type=float, default=3600, help="start no matrix run after this")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "nst-gpu-bench")
     args = parser.parse_args()
@@ -181,7 +241,15 @@ def main() -> None:
         iteration_table(heights, iterations, args.device)
     if not args.skip_matrix:
         overrides = {"defaults": {"height": 64, "iterations": 5}, "run_experiments": ["init", "style_layers"]}
-        run_matrix(overrides if args.quick else {}, args.workers, args.device, args.out, args.matrix_seconds)
+        overrides = overrides if args.quick else {}
+        if args.overlay:  # its top-level keys over config.yaml's (a mapping merged one level down)
+            import yaml
+
+            overrides = yaml.safe_load(args.overlay.read_text()) | overrides
+        if args.batch_size:
+            run_matrix_batched(overrides, args.batch_size, args.device, args.out, args.matrix_seconds)
+        else:
+            run_matrix(overrides, args.workers, args.device, args.out, args.matrix_seconds)
 
 
 if __name__ == "__main__":
