@@ -49,8 +49,8 @@ def style_image(repo_root) -> Path:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """A real run of tests/configs/tiny.yaml: 4 entries, 3 unique runs (style_layers 6 = init content).
-    One per session: tests/pipeline/test_pipeline.py checks it, tests/cluster/test_slurm.py compares
-    its SLURM run with it. Tests only read it (dry-runs and `--report` add nothing it is compared on)."""
+    One per session: tests/pipeline/test_pipeline.py checks it, tests/pipeline/test_batches.py
+    compares batched runs with it. Tests only read it (dry-runs and `--report` add nothing it is compared on)."""
     from pipeline_helpers import snakemake
 
     workdir = tmp_path_factory.mktemp("tiny")
@@ -61,13 +61,14 @@ def tiny_run(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_batched_run(tmp_path_factory):
-    """tests/configs/tiny.yaml with batch_size 2: the init runs content and gaussian share a network and
-    an image size, so they are one batch; style_layers 2 has another network (layers), so it runs alone.
-    tests/pipeline/test_batches.py checks it against tiny_run; tests/cluster/test_slurm.py compares its
-    SLURM run with it (same batch, so the same bytes). Tests only read it."""
+    """The stylize jobs of tests/configs/tiny.yaml + tiny_batched.yaml: batch_size 2; the init runs
+    content and gaussian are one batch, style_layers 2 and 3 each alone. tests/pipeline/test_batches.py
+    checks it against tiny_run; tests/cluster/test_slurm.py compares its SLURM run with it. Tests only
+    read it."""
     from pipeline_helpers import snakemake
 
     workdir = tmp_path_factory.mktemp("tiny_batched")
-    result = snakemake(workdir, "--configfile", str(REPO_ROOT / "tests/configs/tiny.yaml"), "--config", "batch_size=2")
+    configs = [str(REPO_ROOT / "tests/configs" / name) for name in ("tiny.yaml", "tiny_batched.yaml")]
+    result = snakemake(workdir, "--configfile", *configs, "--until", "stylize")  # what batching changes
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return workdir

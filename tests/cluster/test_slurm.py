@@ -1,9 +1,10 @@
 """The `profiles/slurm` profile against a live one-node SLURM cluster (cluster/start-slurm.sh, root only):
-the tiny matrix through SLURM (GPU only for stylize, byte-identical to the local run that
-tests/pipeline/test_pipeline.py makes), a stylize job pre-empted with `scontrol requeue` and runs cut
-by their time limit, each resuming from its checkpoint. That a resumed run ends with the bytes of an
-uninterrupted one is the engine's promise (tests/engine/test_resume.py); the tiny matrix shows that a
-SLURM job computes what a local job does, so these tests check that the resume happened, from where.
+the tiny matrix through SLURM (GPU only for stylize, a batch of runs as one job with one GPU, the
+runs alone as an array; byte-identical to the same local run, tests/conftest.py tiny_batched_run),
+a stylize job pre-empted with `scontrol requeue` and runs cut by their time limit, each resuming from
+its checkpoint. That a resumed run ends with the bytes of an uninterrupted one is the engine's
+promise (tests/engine/test_resume.py); the tiny matrix shows that a SLURM job computes what a local
+job does, so these tests check that the resume happened, from where.
 
 Every wait is bounded; every Snakemake runs in its own session and is killed (with its SLURM jobs)
 in `finally`; the cluster is stopped at module teardown."""
@@ -221,51 +222,57 @@ def slurm_cluster():
 
 
 # ----------------------------------------------------------------------------- tests
-def test_tiny_matrix_on_slurm_matches_local_run(slurm_cluster, tmp_path, tiny_run):
-    """tests/configs/tiny.yaml through the profile: the stylize jobs go as ONE job array (sacct: tasks
-    <array>_1..3), each task COMPLETED with one (fake) GPU; the measure and measure_pairs jobs CPU-only
-    (no GPU); grids and report are localrules, so no other SLURM job; the images byte-identical to a
-    local run (the session's tiny_run, shared with test_pipeline.py). How the measure jobs are grouped
-    is left open: each becomes ready when Snakemake sees its stylize task finish, and tasks that finish
-    in different status polls are submitted separately (seen in CI: three single jobs; elsewhere one
-    array of three)."""
+def test_tiny_matrix_on_slurm_matches_local_run(slurm_cluster, tmp_path, tiny_batched_run):
+    """tests/configs/tiny.yaml + tiny_batched.yaml through the profile: the batch (init content and
+    gaussian) is ONE SLURM job, a Snakemake group job, holding one (fake) GPU for both runs; the runs
+    alone (style_layers 2 and 3) go as ONE job array (sacct: tasks <array>_1..2), one GPU each; the
+    measure and measure_pairs jobs CPU-only (no GPU); grids and report are localrules, so no other
+    SLURM job; the images byte-identical to the same batches run locally (tiny_batched_run: the
+    session's, shared with tests/pipeline/test_batches.py). How the measure jobs are grouped is left
+    open: each becomes ready when Snakemake sees its stylize job finish, and jobs that finish in
+    different status polls are submitted separately (seen in CI: single jobs; elsewhere an array)."""
     slurm_dir = tmp_path / "slurm"
+    configs = ("--configfile", str(TINY), str(TINY.with_name("tiny_batched.yaml")))
     # device auto, not tiny.yaml's cpu: a config that pins the CPU asks SLURM for no GPU (common.smk);
     # the node has none, so the runs are the same CPU runs as the local ones
-    with Snakemake(slurm_dir, "--profile", str(PROFILE), "--configfile", str(TINY), "--config", "device=auto") as run:
+    with Snakemake(slurm_dir, "--profile", str(PROFILE), *configs, "--config", "device=auto") as run:
         rc = run.wait(SLURM_RUN_TIMEOUT)
         output = run.output()
         assert rc == 0, output[-5000:] + slurm_failure_details(slurm_dir)
     uuid = RUN_ID.search(output)
     assert uuid, f"no 'SLURM run ID' in the output:\n{output[-3000:]}"
     rows = settled_sacct_rows(uuid.group(1))
+    print(f"sacct: {rows}")  # shown with -rP
 
     assert re.search(
-        r"Submitted array job with Snakemake IDs \S+ and SLURM job ID \d+\. The individual task IDs are 1-3", output
+        r"Submitted array job with Snakemake IDs \S+ and SLURM job ID \d+\. The individual task IDs are 1-2", output
     )
     by_rule: dict[str, list[dict]] = {}
     for row in rows:
-        by_rule.setdefault(row["comment"].split("_wildcards")[0], []).append(row)
-    assert sorted(by_rule) == ["rule_measure", "rule_measure_pairs", "rule_stylize"], rows
-    stylize_tasks = by_rule["rule_stylize"]  # all ready at the start: one array of 3 tasks
-    assert len(stylize_tasks) == 3 and len({r["job_id"].split("_")[0] for r in stylize_tasks}) == 1, rows
-    assert sorted(r["job_id"].split("_")[1] for r in stylize_tasks) == ["1", "2", "3"], rows
-    assert all("gres/gpu=1" in row["tres"].split(",") for row in stylize_tasks), rows
-    assert len(by_rule["rule_measure"]) == 3, rows
-    assert not any("gres/gpu" in row["tres"] for row in by_rule["rule_measure"]), rows
+        kind = "batch" if row["comment"].startswith("rule_batch-") else row["comment"].split("_wildcards")[0]
+        by_rule.setdefault(kind, []).append(row)
+    assert sorted(by_rule) == ["batch", "rule_measure", "rule_measure_pairs", "rule_stylize"], rows
+    (batch,) = by_rule["batch"]  # a group job's comment: rule_<group id>_<rules>
+    assert "gres/gpu=1" in batch["tres"].split(","), batch  # one GPU for the batch's two runs
+    alone = by_rule["rule_stylize"]  # both ready at the start: one array of 2 tasks
+    assert len(alone) == 2 and len({r["job_id"].split("_")[0] for r in alone}) == 1, rows
+    assert sorted(r["job_id"].split("_")[1] for r in alone) == ["1", "2"], rows
+    assert all("gres/gpu=1" in row["tres"].split(",") for row in alone), rows
+    assert len(by_rule["rule_measure"]) == 4, rows
     assert len(by_rule["rule_measure_pairs"]) == 2, rows  # init and style_layers: one job each
+    for row in by_rule["rule_measure"] + by_rule["rule_measure_pairs"]:
+        assert "gres/gpu" not in row["tres"], row
     for row in rows:
         assert row["state"] == "COMPLETED", row
-    assert not any("gres/gpu" in row["tres"] for row in by_rule["rule_measure_pairs"]), rows
-    print(f"sacct: {rows}")  # shown with -rP
 
-    local_dir = tiny_run
-    slurm_pngs, local_pngs = run_pngs(slurm_dir), run_pngs(local_dir)
-    assert len(slurm_pngs) == 3 and slurm_pngs.keys() == local_pngs.keys(), (slurm_pngs.keys(), local_pngs.keys())
+    slurm_pngs, local_pngs = run_pngs(slurm_dir), run_pngs(tiny_batched_run)
+    assert len(slurm_pngs) == 4 and slurm_pngs.keys() == local_pngs.keys(), (slurm_pngs.keys(), local_pngs.keys())
+    sizes = sorted(sidecar(slurm_dir / "results/runs" / name)["batch"]["size"] for name in slurm_pngs)
+    assert sizes == [1, 1, 2, 2]
     for name, data in slurm_pngs.items():
         assert data == local_pngs[name], f"{name}: SLURM and local images differ"
         png = Path("results/runs") / name
-        assert sidecar(slurm_dir / png)["final_losses"] == sidecar(local_dir / png)["final_losses"], name
+        assert sidecar(slurm_dir / png)["final_losses"] == sidecar(tiny_batched_run / png)["final_losses"], name
 
 
 def _config(
@@ -412,30 +419,6 @@ def test_preempted_stylize_job_is_requeued_and_resumes(slurm_cluster, tmp_path, 
         details,
     )
     assert not list((slurm_dir / "results/runs").glob("*/*.ckpt")), "checkpoint left behind"
-
-
-def test_a_batch_is_one_slurm_job_with_one_gpu(slurm_cluster, tmp_path, tiny_batched_run):
-    """tests/configs/tiny.yaml with batch_size 2: the init runs content and gaussian are one batch, so
-    one SLURM job (a Snakemake group job) holding one GPU runs both stylize jobs; style_layers 2 is a job
-    of its own. The images are byte-identical to the same batch run locally (tiny_batched_run)."""
-    slurm_dir = tmp_path / "slurm"
-    config = ("--configfile", str(TINY), "--config", "device=auto", "batch_size=2")
-    with Snakemake(slurm_dir, "--profile", str(PROFILE), *config) as run:
-        rc = run.wait(SLURM_RUN_TIMEOUT)
-        output = run.output()
-        assert rc == 0, output[-5000:] + slurm_failure_details(slurm_dir)
-    rows = settled_sacct_rows(RUN_ID.search(output).group(1))
-    print(f"sacct: {rows}")  # shown with -rP
-    stylize = [row for row in rows if row["comment"].startswith(("rule_stylize", "rule_batch-"))]
-    (batch,) = [row for row in stylize if row["comment"].startswith("rule_batch-")]  # the group job's comment
-    assert len(stylize) == 2 and all(row["state"] == "COMPLETED" for row in stylize), rows
-    assert "gres/gpu=1" in batch["tres"].split(","), batch  # one GPU for the two runs
-    slurm_pngs, local_pngs = run_pngs(slurm_dir), run_pngs(tiny_batched_run)
-    assert len(slurm_pngs) == 3 and slurm_pngs.keys() == local_pngs.keys(), (slurm_pngs.keys(), local_pngs.keys())
-    sizes = sorted(sidecar(slurm_dir / "results/runs" / name)["batch"]["size"] for name in slurm_pngs)
-    assert sizes == [1, 2, 2]
-    for name, data in slurm_pngs.items():
-        assert data == local_pngs[name], f"{name}: SLURM and local images differ"
 
 
 def _profile(tmp_path: Path, retries: int | None = None, arrays: bool = True, **stylize_resources) -> Path:

@@ -26,6 +26,7 @@ CONTENT, WIDE = str(REPO / "data/content/chelsea.jpg"), str(REPO / "data/style/s
 NETWORK = {"model": "vgg19", "weights": "bundled", "content_layer": 4, "style_layers": 6, "precision": "fp32"}
 NETWORK |= {"pooling": "max", "height": 32, "stage_heights": []}
 TINY = REPO / "tests/configs/tiny.yaml"
+UNTIL = ("--until", "stylize")  # tiny_batched_run ran the stylize jobs: what batching changes
 CONTENT_RUN = (
     "chelsea__starry_night/m_vgg19_w_bundled_i_content_o_lbfgs_it_3_lr_1_h_32_cw_100000_sw_30000_tv_1_cl_4_sl_6_s_0"
 )
@@ -105,16 +106,16 @@ def test_a_batched_run_is_the_run_alone_up_to_float_noise(tiny_batched_run, tiny
 def test_after_a_batched_sweep_nothing_to_do_and_a_changed_value_reruns_only_its_run(tiny_batched_run, tmp_path):
     work = tiny_batched_run
     for batch_size in (2, 1):  # nor does the batch size change what is cached
-        result = snakemake(work, "-n", "--configfile", str(TINY), "--config", f"batch_size={batch_size}")
+        configs = (str(TINY), str(TINY.with_name("tiny_batched.yaml")))
+        result = snakemake(work, "-n", "--configfile", *configs, "--config", f"batch_size={batch_size}", *UNTIL)
         assert result.returncode == 0, result.stderr[-3000:]
         assert job_counts(result.stdout) == {}, result.stdout[-3000:]
     config = yaml.safe_load(TINY.read_text())
     config["experiments"]["init"]["sweeps"][0]["vary"]["init_method"] = ["content", "uniform"]  # gaussian -> uniform
     changed = write_config(tmp_path / "changed.yaml", **config)
-    result = snakemake(work, "-n", "--configfile", str(changed), "--config", "batch_size=2")
+    result = snakemake(work, "-n", "--configfile", str(changed), "--config", "batch_size=2", *UNTIL)
     assert result.returncode == 0, result.stderr[-3000:]
-    counts = job_counts(result.stdout)
-    assert counts["stylize"] == 1 and counts["measure"] == 1, counts
+    assert job_counts(result.stdout) == {"stylize": 1}, result.stdout[-3000:]
     assert CONTENT_RUN.replace("i_content", "i_uniform") in result.stdout
 
 
@@ -172,7 +173,7 @@ def test_a_stopped_batch_resumes_each_run_from_its_checkpoint_to_the_same_bytes(
     config = write_config(
         tmp_path / "stopped.yaml",
         run_experiments=["init"],
-        defaults={"weights": "bundled", "height": 32, "iterations": 20},
+        defaults={"weights": "bundled", "height": 32, "iterations": 12},
         experiments={"init": {"sweeps": [{"vary": {"init_method": ["content", "gaussian"]}}]}},
         checkpoint_every=2,
         batch_size=2,
