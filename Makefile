@@ -23,16 +23,17 @@ demo: $(STAMP)
 # Style first (seconds), then the suite. Browser tests need Debian's chromium; the SLURM tests
 # install and start their own cluster (root). The SLURM tests mostly wait for the scheduler (time
 # limits, requeue holds: most of their ~13 minutes at a load under 1), so they run in a second pytest
-# beside the rest, with BESIDE_SLURM after them (~1 min of pipeline tests: the two pytests then end
-# together, measured in BENCHMARKS.md); its report follows the main one, and either failing fails
-# `make test`.
+# beside the rest, with BESIDE_SLURM after them (~2 min of pipeline tests that share the session
+# fixture tiny_batched_run with the SLURM tests: the two pytests then end together, measured in
+# BENCHMARKS.md); its report follows the main one, and either failing fails `make test`. Each prints
+# its slowest tests (--durations) for the next one to balance them.
 SLURM_TESTS_LOG := .pytest-slurm.log
-BESIDE_SLURM := tests/pipeline/test_fetch_weights.py tests/pipeline/test_retries.py
+BESIDE_SLURM := tests/pipeline/test_batches.py
 test: lint
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 	@export PATH="$(CURDIR)/$(BIN):$$PATH"; \
-	$(BIN)/python -m pytest -p no:cacheprovider tests/cluster $(BESIDE_SLURM) > $(SLURM_TESTS_LOG) 2>&1 & slurm=$$!; \
-	$(BIN)/python -m pytest -m "not slurm" $(addprefix --ignore=,$(BESIDE_SLURM)); rest=$$?; \
+	$(BIN)/python -m pytest -p no:cacheprovider --durations=15 tests/cluster $(BESIDE_SLURM) > $(SLURM_TESTS_LOG) 2>&1 & slurm=$$!; \
+	$(BIN)/python -m pytest --durations=25 -m "not slurm" $(addprefix --ignore=,$(BESIDE_SLURM)); rest=$$?; \
 	wait $$slurm; slurm_rc=$$?; \
 	echo "---------------- the SLURM tests and $(BESIDE_SLURM) (run beside the others; $(SLURM_TESTS_LOG)) ----------------"; \
 	cat $(SLURM_TESTS_LOG); \

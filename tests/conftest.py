@@ -49,8 +49,8 @@ def style_image(repo_root) -> Path:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """A real run of tests/configs/tiny.yaml: 4 entries, 3 unique runs (style_layers 6 = init content).
-    One per session: tests/pipeline/test_pipeline.py checks it, tests/pipeline/test_batches.py
-    compares batched runs with it. Tests only read it (dry-runs and `--report` add nothing it is compared on)."""
+    One per session: tests/pipeline/test_pipeline.py checks it. Tests only read it (dry-runs and
+    `--report` add nothing it is compared on)."""
     from pipeline_helpers import snakemake
 
     workdir = tmp_path_factory.mktemp("tiny")
@@ -63,8 +63,8 @@ def tiny_run(tmp_path_factory):
 def tiny_batched_run(tmp_path_factory):
     """The stylize jobs of tests/configs/tiny.yaml + tiny_batched.yaml: batch_size 2; the init runs
     content and gaussian are one batch, style_layers 2 and 3 each alone. tests/pipeline/test_batches.py
-    checks it against tiny_run; tests/cluster/test_slurm.py compares its SLURM run with it. Tests only
-    read it."""
+    checks it; tests/cluster/test_slurm.py compares its SLURM run with it (`make test` runs both in one
+    pytest: BESIDE_SLURM). Tests only read it."""
     from pipeline_helpers import snakemake
 
     workdir = tmp_path_factory.mktemp("tiny_batched")
