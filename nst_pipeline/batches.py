@@ -30,6 +30,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
@@ -106,16 +107,19 @@ def write_plan(batches: dict[str, list[str]], runs: dict[str, Run]) -> None:
 # ---- executing (in a stylize job)
 
 
+@dataclass(frozen=True)
 class Batch:
     """One batch of the plan, as a member's job sees it."""
 
-    def __init__(self, plan_id: str, batch: str, members: list[dict]):
-        self.plan_id, self.id, self.members = plan_id, batch, members
+    plan_id: str
+    id: str
+    members: list[dict]
 
 
 def find_batch(run: str, params: dict) -> Batch | None:
-    """The batch of the plan that lists `run` with these parameters, or None (no plan, not listed, or
-    listed with other parameters: a plan from another config; the run is then computed alone)."""
+    """The batch of the plan that lists `run` with these parameters (as JSON stores them: lists, not
+    tuples), or None (no plan, not listed, or listed with other parameters: a plan from another config;
+    the run is then computed alone)."""
     try:
         plan = json.loads(Path(paths.BATCH_PLAN).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -123,8 +127,7 @@ def find_batch(run: str, params: dict) -> Batch | None:
     for batch, members in plan["batches"].items():
         for member in members:
             if member["run"] == run:
-                same = member["params"] == json.loads(json.dumps(params))
-                return Batch(plan["plan_id"], batch, members) if same else None
+                return Batch(plan["plan_id"], batch, members) if member["params"] == params else None
     return None
 
 
@@ -171,7 +174,8 @@ def _compute(batch: Batch, code: str, options: dict, say: Callable[[str], None])
     say(f"{batch.id}: computing {len(todo)} of its {len(batch.members)} runs together: {names}")
     for member in todo:
         Path(paths.staged_failure(member["run"])).unlink(missing_ok=True)  # an earlier invocation's
-        _adopt_checkpoint(member["run"])
+        # an attempt of the run alone left its checkpoint beside its final image: resume from it
+        _move_checkpoint(paths.run_image(member["run"]), paths.staged_image(member["run"]))
     arguments = [
         {"content": m["content"], "style": m["style"], "out": paths.staged_image(m["run"]), **m["params"], **options}
         for m in todo
@@ -209,20 +213,18 @@ def _staged_failure(batch: Batch, run: str) -> str | None:
     return failure["error"] if failure.get("plan_id") == batch.plan_id else None
 
 
-def _adopt_checkpoint(run: str) -> None:
-    """An attempt of this run alone left its checkpoint beside its final image: resume from it."""
-    alone, staged = checkpoint_path(Path(paths.run_image(run))), checkpoint_path(Path(paths.staged_image(run)))
-    if alone.exists() and not staged.exists():
-        staged.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(alone, staged)
-
-
 def adopt_staged_checkpoint(run: str) -> None:
     """A run computed alone resumes from the checkpoint an interrupted batch left of it."""
-    alone, staged = checkpoint_path(Path(paths.run_image(run))), checkpoint_path(Path(paths.staged_image(run)))
-    if staged.exists() and not alone.exists():
-        alone.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged, alone)
+    _move_checkpoint(paths.staged_image(run), paths.run_image(run))
+
+
+def _move_checkpoint(from_image: str, to_image: str) -> None:
+    """The checkpoint of the run written at `from_image`, moved to where the run at `to_image` looks
+    for it (nst.api.checkpoint_path), unless one is there already."""
+    source, target = checkpoint_path(Path(from_image)), checkpoint_path(Path(to_image))
+    if source.exists() and not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
 
 
 def _collect(batch: Batch, run: str, image: Path) -> None:

@@ -70,7 +70,7 @@ def run_stylize_job(
     else:  # the first attempt of an invocation: an old record says nothing about this try
         record_path.unlink(missing_ok=True)
     options = dict(device=device, threads=threads, checkpoint_every=checkpoint_every, allow_slow_bf16=allow_slow_bf16)
-    batch = find_batch(run, params) if run is not None else None
+    batch = find_batch(run, _as_json(params)) if run is not None else None
     try:
         if batch is None:
             _stylize_alone(run, code, content, style, image, **params, **options)

@@ -111,10 +111,11 @@ def stylize_batches():
         _BATCHES["of_run"] = {run: batch for batch, runs in batches.items() for run in runs}
         # The jobs of a batch are not connected in the DAG: each would be a group job of its own. Up
         # to BATCH_SIZE of them are one group job (what --group-components says, here for the batches).
-        for batch in batches:
-            workflow.parent_groupids[batch] = "stylize_batch"
-        components = dict(workflow.group_settings.group_components) | {"stylize_batch": BATCH_SIZE}
-        workflow.group_settings.group_components = components
+        if batches:
+            for batch in batches:
+                workflow.parent_groupids[batch] = "stylize_batch"
+            components = dict(workflow.group_settings.group_components) | {"stylize_batch": BATCH_SIZE}
+            workflow.group_settings.group_components = components
     return _BATCHES
 
 
