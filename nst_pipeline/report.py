@@ -6,7 +6,8 @@ The page only: HTML from data already loaded and judged (ExperimentResults; the 
 loads and judges it is nst_pipeline.report_job). This module builds the page's context and renders
 it; the sentences come from nst_pipeline.summary, the loss curves and metric plots from
 nst_pipeline.figures, the scorecard's lines from nst_pipeline.scorecard (verdicts by
-nst_pipeline.findings), numbers as nst_pipeline.formatting writes them.
+nst_pipeline.findings) and the runs shown beside each verdict, marked, from nst_pipeline.evidence;
+numbers as nst_pipeline.formatting writes them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from nst.images import atomic_write_bytes
-from nst_pipeline import findings, paths, scorecard
+from nst_pipeline import evidence, findings, paths, scorecard
 from nst_pipeline.figures import deciding_png, loss_curves_png, metrics_png
 from nst_pipeline.formatting import distinct, format_g, format_number, percent, plural
 from nst_pipeline.grid import sample_runs
@@ -76,6 +77,8 @@ class ExperimentResults:
     grids: dict[str, bytes | None] = field(default_factory=dict)  # pair -> comparison grid PNG
     verdicts: list = field(default_factory=list)  # findings.Verdict of its findings, per pair
     measured: dict = field(default_factory=dict)  # run -> its measure JSON (nst_pipeline.scorecard)
+    # run -> its JPEG thumbnail, for the runs its verdicts show (nst_pipeline.evidence; None: no image)
+    thumbnails: dict = field(default_factory=dict)
 
     @property
     def pairs(self) -> list[str]:
@@ -216,10 +219,13 @@ def page_context(experiments: list[ExperimentResults], title: str) -> dict:
     """Everything report.html.j2 shows."""
     entries = [run for experiment in experiments for run in experiment.runs]
     measured = {run: payload for experiment in experiments for run, payload in experiment.measured.items()}
+    # each run's thumbnail encoded once, however many findings show it
+    thumbnails = {run: _data_uri(data) for experiment in experiments for run, data in experiment.thumbnails.items()}
+    pictures = _Pictures(thumbnails, {run.run: run for run in entries})
     return {
         "title": title,
         **_header_context(entries, len(experiments)),
-        "scorecard": _scorecard_context(experiments, measured, scorecard.judged_scale(entries, measured)),
+        "scorecard": _scorecard_context(experiments, measured, scorecard.judged_scale(entries, measured), pictures),
         "experiments": [_experiment_context(experiment) for experiment in experiments],
         "table_columns": TABLE_COLUMNS,
         "metric_columns": METRIC_TABLE_COLUMNS,
@@ -229,8 +235,37 @@ def page_context(experiments: list[ExperimentResults], title: str) -> dict:
     }
 
 
-def _scorecard_row(v, measured: dict) -> dict:
+@dataclass(frozen=True)
+class _Pictures:
+    """What the scorecard shows of a run beside a verdict: its thumbnail (a data URI), its outcome."""
+
+    uris: dict[str, str | None]
+    outcomes: dict[str, RunOutcome]
+
+    def shown(self, item: evidence.Shown) -> dict:
+        outcome = self.outcomes.get(item.run)
+        status = outcome.status if outcome else "missing"
+        uri = self.uris.get(item.run)
+        number = format_g(item.value) if item.numbered else None
+        lines = [f"{item.label}: {number}" if number else item.label]
+        lines += ([item.test.text] if item.test else []) + [f"{t}: {w}" for t, w in zip(item.tags, item.why)]
+        lines.append(f"run {item.run} ({status})")
+        return {
+            "uri": uri,
+            "missing": None if uri else (status if status != "ok" else "no image"),
+            "random": bool(outcome and outcome.is_random),
+            "label": item.label,
+            "number": number,
+            "test": item.test,
+            "tags": item.tags,
+            "why": "; ".join(item.why),
+            "title": "\n".join(lines),
+        }
+
+
+def _scorecard_row(v, measured: dict, pictures: _Pictures) -> dict:
     plot = deciding_png(v)
+    shown, shown_note = evidence.runs_beside(v, measured)
     return {
         "id": v.id,
         "experiment": v.experiment,
@@ -252,13 +287,15 @@ def _scorecard_row(v, measured: dict) -> dict:
             for b in v.trajectory
         ],
         "plot": _image(plot, f"{v.id}: deciding quantity against the budget", "", "") if plot else None,
+        "shown": [pictures.shown(item) for item in shown],
+        "shown_note": shown_note,
     }
 
 
-def _scorecard_context(experiments: list[ExperimentResults], measured: dict, scale: dict) -> dict:
-    """The reproduction scorecard: one row per finding and pair, the scale judged, and what limits the
-    verdicts."""
-    rows = [_scorecard_row(v, measured) for experiment in experiments for v in experiment.verdicts]
+def _scorecard_context(experiments: list[ExperimentResults], measured: dict, scale: dict, pictures: _Pictures) -> dict:
+    """The reproduction scorecard: one row per finding and pair, with the runs each read beside it, the
+    scale judged, and what limits the verdicts."""
+    rows = [_scorecard_row(v, measured, pictures) for experiment in experiments for v in experiment.verdicts]
     rows.sort(key=lambda row: _natural(row["id"]))  # F1a, F1b, ..., F6c: the study's order
     counts = {state: sum(row["verdict"] == state for row in rows) for state in findings.VERDICTS}
     settled = {

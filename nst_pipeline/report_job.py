@@ -1,7 +1,8 @@
 """The report job: rule make_report, and Snakemake's onerror hook after a run failed (both through
 run_report_job(), the one call). It reads what is on disk (each run's outcome and metrics, once),
 judges the findings (nst_pipeline.scorecard), writes results/runs.tsv and results/findings.json, draws
-the grids the pipeline could not make, and hands all of it to the page (nst_pipeline.report).
+the grids the pipeline could not make and the thumbnails of the runs beside each verdict
+(nst_pipeline.evidence), and hands all of it to the page (nst_pipeline.report).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from nst_pipeline import paths, scorecard
+from nst_pipeline import evidence, paths, scorecard
 from nst_pipeline.grid import grid_png, grid_title
 from nst_pipeline.outcome import RunOutcome, load_outcomes
 from nst_pipeline.report import ExperimentResults, build_report
@@ -36,6 +37,7 @@ def write_report(plan: dict, out: Path, title: str, table: Path | None = None, v
     measured = scorecard.load_metrics(seen)
     evaluated = scorecard.evaluate_plan(plan, outcomes, measured)
     runs = [run for pairs in outcomes.values() for runs in pairs.values() for run in runs]
+    thumbnails = evidence.thumbnails(evaluated, seen)  # once per run, however many findings show it
     if table is not None:
         write_runs_table(runs, measured, table)
     if verdicts is not None:
@@ -50,6 +52,9 @@ def write_report(plan: dict, out: Path, title: str, table: Path | None = None, v
             verdicts=[v for v in evaluated if v.experiment == name],
             measured={
                 run.run: measured[run.run] for pairs in outcomes[name].values() for run in pairs if run.run in measured
+            },
+            thumbnails={
+                run: thumbnails[run] for v in evaluated if v.experiment == name for run in v.runs if run in thumbnails
             },
         )
         for name, experiment in plan.items()

@@ -63,6 +63,7 @@ class Verdict:
     numbers: dict = field(default_factory=dict)
     check_says: str | None = None
     runs: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)  # each run's label in `numbers` (parallel to runs)
     cause: str | None = None  # an inconclusive headline's cause: WITHIN_NOISE or NOT_JUDGED
     settled: bool | None = None  # None: not judged at B or at B/2
     settled_text: str = ""
@@ -216,6 +217,7 @@ def evaluate(
         return verdict
     everything = entries + list(references.values())
     verdict.runs = [e.view.run for e in everything]
+    verdict.labels = [e.label for e in everything]
     by_fraction = pairwise if isinstance(pairwise, dict) else {FINAL: pairwise or []}
     fractions = sorted(set().union(*(e.view.fractions for e in everything)) | {FINAL})
     verdict.trajectory = [

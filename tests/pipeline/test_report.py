@@ -302,6 +302,48 @@ def test_run_table_sorts_and_filters_in_chromium(full_report):
     assert steps["cleared"]["count"] == "all 6 rows" and len(steps["cleared"]["sw"]) == 6
 
 
+# a finding over style_weight's four runs (none measured: inconclusive, with no numbers to mark)
+FINDING_PLAN = {
+    "style_weight": FULL_PLAN["style_weight"]
+    | {
+        "findings": [
+            {
+                "id": "T1",
+                "statement": "Style weight 1000 looks best.",
+                "source": "test",
+                "check": {
+                    "kind": "best",
+                    "metric": "style_distance",
+                    "goal": "lowest",
+                    "expect": 1000,
+                    "over": "style_weight",
+                    "gate": {"metric": "palette_distance", "max": 50},
+                },
+            }
+        ]
+    }
+}
+
+
+def test_scorecard_shows_each_runs_picture_or_why_there_is_none(tree):
+    """Beside a verdict: a thumbnail per run read (a JPEG at the thumbnail height), the failed run a
+    grey box saying so, the random-weights run flagged."""
+    card = _section(_write(tree, FINDING_PLAN, "finding").read_text(encoding="utf-8"), "scorecard")
+    figures = re.findall(r'<figure class="thumb[^"]*" title="[^"]*">(.*?)</figure>', card, re.S)
+    labels = [_text(re.search(r'<span class="label">(.*?)</span>', f).group(1)) for f in figures]
+    assert labels == ["1000", "1e+06", "1e+09", "30000"]
+    missing = [_text(m) for f in figures for m in re.findall(r'<span class="noimage">(.*?)</span>', f)]
+    assert missing == ["failed"]
+    srcs = [re.search(r'<img src="([^"]*)"', f) for f in figures]
+    assert [src is not None for src in srcs] == [True, True, False, True]
+    for src in filter(None, srcs):
+        assert src.group(1).startswith("data:image/jpeg;base64,")
+        with Image.open(io.BytesIO(base64.b64decode(src.group(1).split(",", 1)[1]))) as picture:
+            assert picture.height == 64  # the 32 px run, at the thumbnails' height
+    assert ['<span class="flag">RANDOM</span>' in f for f in figures] == [False, False, False, True]
+    assert ["expected" in f for f in figures] == [True, False, False, False]  # not measured: nothing else
+
+
 def test_other_options_name_what_differs_from_the_defaults():
     """The all-runs table's "other options" cell: the newer options, only where not at their default."""
     from nst_pipeline.outcome import RunOutcome

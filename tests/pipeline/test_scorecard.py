@@ -7,19 +7,25 @@ depend on the measured noise scale."""
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pandas
 import pytest
 import yaml
+from browser import check_page, find_chromium
 from PIL import Image
 from pipeline_helpers import REPO, html_element
 
 from nst.api import RESULT_PARAMETERS, check_run
 from nst.naming import run_id
-from nst_pipeline import paths, report_job
+from nst_pipeline import evidence, paths, report_job
 from nst_pipeline.plan import plan_experiments
 from nst_pipeline.report_job import write_report
 
@@ -35,6 +41,7 @@ RUNS = {
     1000.0: (0.30, 0.30, True, 0.30),
     1e4: (0.20, 0.05, False, 0.45),  # at B/2 above the 1000 run: S10 turns from differs to agrees
 }
+COLOURS = {10.0: (200, 40, 40), 100.0: (40, 160, 40), 1000.0: (40, 40, 200), 1e4: (220, 200, 40)}  # each run's image
 
 
 def _params(style_weight: float) -> dict:
@@ -101,6 +108,31 @@ FINDINGS = [
             "at": [10, 100],
         },
     },
+    {  # the 1e4 run is closest to the painting but loses the photo (fails the gate): 1000 is best
+        "id": "S3",
+        "statement": "Style weight 1000 looks best of all four.",
+        "source": "test",
+        "check": {
+            "kind": "best",
+            "metric": "style_distance",
+            "goal": "lowest",
+            "expect": 1000,
+            "over": "style_weight",
+            "gate": {"metric": "content_ssim", "min": 0.2},
+        },
+    },
+    {  # 0.60 and 0.45 within the tolerance 0.2
+        "id": "S4",
+        "statement": "Style weights 10 and 100 look alike.",
+        "source": "test",
+        "check": {
+            "kind": "close",
+            "metric": "style_distance",
+            "tolerance": 0.2,
+            "a": {"where": {"style_weight": 10}},
+            "b": {"where": {"style_weight": 100}},
+        },
+    },
     {  # unsettled: at B/2 the 1e4 run steps back up
         "id": "S10",
         "statement": "Content SSIM falls with style weight.",
@@ -118,7 +150,7 @@ def written(tmp_path_factory) -> Path:
         name = _name(style_weight)
         image = root / paths.run_image(name)
         image.parent.mkdir(parents=True, exist_ok=True)
-        Image.new("RGB", (48, 32), (120, 90, 60)).save(image)
+        Image.new("RGB", (48, 32), COLOURS[style_weight]).save(image)
         (root / paths.run_sidecar(name)).write_text(json.dumps(_record(style_weight, converged)))
         measured = root / paths.run_metrics(name)
         measured.parent.mkdir(parents=True, exist_ok=True)
@@ -155,6 +187,8 @@ def test_verdicts_and_their_numbers(written):
     assert verdicts["S2"]["numbers"]["best"] == "1000" and verdicts["S2"]["numbers"]["runner_up"] == "100"
     assert verdicts["S2"]["numbers"]["gap"] == pytest.approx(0.15)
     assert verdicts["S1"]["verdict"] == "differs"
+    assert verdicts["S3"]["verdict"] == "agrees" and verdicts["S3"]["numbers"]["gate"]["values"]["10000"] == 0.05
+    assert verdicts["S4"]["verdict"] == "agrees" and verdicts["S4"]["labels"] == ["a (10)", "b (100)"]
     assert verdicts["S2"]["settled"] is True and verdicts["S1"]["settled"] is True
     s10 = verdicts["S10"]  # 0.50, 0.40, 0.30, 0.05: falling; at B/2 0.30 -> 0.45 steps back
     assert s10["verdict"] == "agrees" and s10["check_says"] is None, s10
@@ -173,7 +207,7 @@ def test_findings_json_states_the_scale_judged(written):
         "study": {"height": 400, "iterations": 1000},
         "is_study_scale": False,
     }
-    assert payload["settled"] == {"settled": 2, "unsettled": 1, "unknown": 0}
+    assert payload["settled"] == {"settled": 3, "unsettled": 2, "unknown": 0}
 
 
 def test_the_study_scale_is_stylizes_default_scale():
@@ -187,14 +221,124 @@ def test_scorecard_rows_in_the_studys_order_with_numbers(written):
     card = html_element((written / "report.html").read_text(), "scorecard")
     assert card is not None
     page = (written / "report.html").read_text()
-    assert re.findall(r"<td><b>(\w+)</b>", page) == ["S1", "S2", "S10"]  # natural order, not S1, S10, S2
+    assert re.findall(r"<td><b>(\w+)</b>", page) == ["S1", "S2", "S3", "S4", "S10"]  # natural order: S10 last
     assert "style distance (0 = the painting): 10 0.6 · 100 0.45 · 1000 0.3;" in card.text
     assert "gate content_ssim ≥ 0.2" in card.text
     assert "weighted loss at the end: content 1%, style 99%" in card.text
-    assert "2 agrees" in card.text and "1 differs" in card.text and "0 inconclusive" in card.text
-    assert "2 settled, 1 unsettled" in card.text
+    assert "4 agrees" in card.text and "1 differs" in card.text and "0 inconclusive" in card.text
+    assert "3 settled, 2 unsettled" in card.text
     assert "Judged at 32 px × 10 iterations (judge height 32 px): a PREVIEW, not the study's scale" in card.text
     assert "unsettled: differs → agrees (B/2 → B)" in card.text
+
+
+def _finding(finding_id: str) -> dict:
+    return next(finding for finding in FINDINGS if finding["id"] == finding_id)
+
+
+def _thumbnails(page: str, finding_id: str) -> list[dict]:
+    """The runs shown beside a finding in the scorecard: each thumbnail's caption, marks and picture."""
+    row = re.search(rf'<tr class="v-\w+">\s*<td><b>{finding_id}</b>(.*?)</tr>', page, re.S)
+    assert row, f"no scorecard row {finding_id}"
+    shown = []
+    for classes, title, body in re.findall(
+        r'<figure class="thumb([^"]*)" title="([^"]*)">(.*?)</figure>', row.group(1), re.S
+    ):
+        mark = re.search(r'<span class="mark" title="([^"]*)">([^<]*)</span>', body)
+        tag = re.search(r'<span class="tag" title="([^"]*)">([^<]*)</span>', body)
+        number = re.search(r'<span class="number">([^<]*)</span>', body)
+        src = re.search(r'<img src="([^"]*)"', body)
+        shown.append(
+            {
+                "classes": set(classes.split()),
+                "title": html.unescape(title),
+                "label": html.unescape(re.search(r'<span class="label">([^<]*)</span>', body).group(1)),
+                "number": number.group(1) if number else None,
+                "mark": (mark.group(2), html.unescape(mark.group(1))) if mark else None,
+                "tags": html.unescape(tag.group(2)).split(" · ") if tag else [],
+                "src": src.group(1) if src else None,
+            }
+        )
+    return shown
+
+
+def _picture(src: str) -> Image.Image:
+    assert src.startswith("data:image/jpeg;base64,")
+    return Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("RGB")
+
+
+def _assert_is_the_runs_image(src: str, style_weight: float) -> None:
+    with _picture(src) as picture:
+        assert picture.height == 64  # the 48 x 32 image, at the thumbnails' height
+        mean = np.asarray(picture).reshape(-1, 3).mean(axis=0)
+    assert np.abs(mean - COLOURS[style_weight]).max() < 8, (mean, style_weight)
+
+
+def test_scorecard_shows_a_gated_best_findings_runs_with_gate_and_deciding_marks(written):
+    """S3: each of the four runs at B, captioned with its style weight and style distance; ✓ for the
+    three passing the gate, ✗ (red) for 1e4, the closest to the painting, which loses the photo; the
+    expected and best value (1000) and the runner-up its lead is measured against (100) marked."""
+    shown = _thumbnails((written / "report.html").read_text(), "S3")
+    gate = _finding("S3")["check"]["gate"]
+    assert [(t["label"], t["number"]) for t in shown] == [
+        ("10", "0.6"),
+        ("100", "0.45"),
+        ("1000", "0.3"),
+        ("10000", "0.2"),
+    ]
+    assert [t["mark"][0] for t in shown] == ["✓", "✓", "✓", "✗"]
+    assert [{"test-pass", "test-fail"} & t["classes"] for t in shown] == [{"test-pass"}] * 3 + [{"test-fail"}]
+    passes, fails = shown[0]["mark"][1], shown[3]["mark"][1]
+    assert passes == f"gate: {gate['metric']} 0.5 ≥ 0.2: passes"
+    assert fails.startswith(f"gate: {gate['metric']} 0.05, not ≥ 0.2: fails by 0.15, beyond its noise margin")
+    assert [t["tags"] for t in shown] == [[], ["runner-up"], ["expected", "best"], []]
+    assert ["deciding" in t["classes"] for t in shown] == [False, True, True, False]
+    assert "lead of 1000 over the best rival 0.15" in shown[1]["title"]  # the deciding quantity, on hover
+    for t, style_weight in zip(shown, RUNS, strict=True):
+        _assert_is_the_runs_image(t["src"], style_weight)
+        assert _name(style_weight) in t["title"]
+
+
+def test_scorecard_shows_a_close_findings_two_runs_both_deciding(written):
+    page = (written / "report.html").read_text()
+    shown = _thumbnails(page, "S4")
+    assert [(t["label"], t["number"], t["tags"]) for t in shown] == [
+        ("a (10)", "0.6", ["a"]),
+        ("b (100)", "0.45", ["b"]),
+    ]
+    assert all("deciding" in t["classes"] and t["mark"] is None for t in shown)  # no gate: no pass/fail mark
+    assert not any(c.startswith("test-") for t in shown for c in t["classes"])
+    assert "difference a - b 0.15 (threshold 0.2)" in shown[0]["title"]
+    _assert_is_the_runs_image(shown[0]["src"], 10.0)
+    _assert_is_the_runs_image(shown[1]["src"], 100.0)
+    # one picture per run, the same wherever it is shown
+    assert shown[1]["src"] == next(t["src"] for t in _thumbnails(page, "S2") if t["label"] == "100")
+
+
+def test_each_runs_thumbnail_is_made_once(written, monkeypatch):
+    made = Counter()
+    thumbnail = evidence.thumbnail_jpeg
+
+    def counting(path):
+        made[Path(path).as_posix()] += 1
+        return thumbnail(path)
+
+    monkeypatch.setattr(evidence, "thumbnail_jpeg", counting)
+    monkeypatch.setattr(report_job, "build_report", lambda *args, **kwargs: None)
+    monkeypatch.chdir(written)
+    plan = {"sweep": {"claim": "", "varied": ["style_weight"], "pairs": [PAIR], "findings": FINDINGS}}
+    plan["sweep"]["runs"] = {
+        PAIR: [{"run": _name(w), "label": "", "row": 0, "varied_values": {"style_weight": w}} for w in RUNS]
+    }
+    write_report(plan, written / "unused.html", "test")
+    assert dict(made) == {paths.run_image(_name(w)): 1 for w in RUNS}  # five findings read them
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="chromium not installed (apt-get install chromium)")
+def test_scorecard_thumbnails_load_in_chromium(written, tmp_path):
+    page = (written / "report.html").read_text()
+    report = check_page(written / "report.html", tmp_path / "scorecard.png")
+    assert report.images_total == len(re.findall(r"<img\b", page)) > 4 * 5  # thumbnails, plots, grid
+    assert report.images_broken == [] and report.load_fired
 
 
 def test_runs_table(written):
@@ -220,7 +364,7 @@ def test_a_snapshot_carries_the_scorecard_as_markdown_and_the_files(written, tmp
     write_snapshot(results, tmp_path / "reference", 412.0, "make reference")
     card = (tmp_path / "reference" / "scorecard.md").read_text()
     assert "Judged at 32 px × 10 iterations (judge height 32 px): a preview, not the study's scale." in card
-    assert "2 agrees, 1 differs, 0 inconclusive; 2 settled, 1 unsettled" in card
+    assert "4 agrees, 1 differs, 0 inconclusive; 3 settled, 2 unsettled" in card
     assert (
         "| **S10** (sweep) | Content SSIM falls with style weight. | **agrees**, unsettled | B/2 differs → B agrees |"
         in card
