@@ -222,5 +222,5 @@ def compare_with_inputs():
 
 
 def compare_outputs():
-    """What rule all asks of rule compare: its files where compare_with is set, nothing otherwise."""
+    """What the target all asks of the compare rule (its files) where compare_with is set; nothing otherwise."""
     return [paths.COMPARE_MARKDOWN, paths.COMPARE_JSON] if COMPARE_WITH else []
