@@ -11,7 +11,7 @@ results folder (README, "Did I reproduce it?"). From the results folder it write
   snapshot.json    {"format": SNAPSHOT_FORMAT, "date", "command", "wall_seconds", "machine": {cpu_model,
                    cpu_flags, gpu}, "runs": {run: {status, image_sha256, milestones [{iteration, fraction,
                    sha256}], device, precision, threads, torch, torchvision, engine_fingerprint, random_weights}}}
-  grids/*.png      every comparison grid, downsized to at most GRID_WIDTH pixels wide
+  grids/*.png      every comparison grid, downsized to at most GRID_WIDTH pixels wide (not with --no-grids)
   README.md        the machine, date, command and wall time of the run
 
 No run images: the sha256 of each (final and milestones) says whether another run made the same bytes.
@@ -185,9 +185,9 @@ def _write_json(path: Path, payload) -> None:
     path.write_text(json.dumps(payload, indent=1, allow_nan=True) + "\n", encoding="utf-8")
 
 
-def write_snapshot(results: Path, out: Path, wall_seconds: float | None, command: str) -> None:
+def write_snapshot(results: Path, out: Path, wall_seconds: float | None, command: str, grids: bool = True) -> None:
     """Copy the verdicts, tables, metrics, image hashes and downsized grids of `results` into `out`
-    (replacing what was there)."""
+    (replacing what was there); without `grids`, no grids (what a comparison reads is all there)."""
     results, out = Path(results), Path(out)
     findings_file = results / Path(paths.FINDINGS).name
     payload = json.loads(findings_file.read_text(encoding="utf-8"))
@@ -195,11 +195,11 @@ def write_snapshot(results: Path, out: Path, wall_seconds: float | None, command
     machine = machine_facts()
     if out.exists():
         shutil.rmtree(out)
-    (out / "grids").mkdir(parents=True)
+    out.mkdir(parents=True)
     shutil.copy(findings_file, out / "findings.json")
     shutil.copy(results / Path(paths.RUNS_TABLE).name, out / "runs.tsv")
     (out / "scorecard.md").write_text(scorecard_markdown(payload), encoding="utf-8")
-    for grid in sorted((results / "grids").glob("*/*.png")):
+    for grid in sorted((results / "grids").glob("*/*.png")) if grids else []:
         _downsized(grid, out / "grids" / f"{grid.parent.name}__{grid.name}")
     _write_json(out / METRICS_FILE, measured)
     _write_json(
@@ -220,8 +220,9 @@ def write_snapshot(results: Path, out: Path, wall_seconds: float | None, command
         f"- wall time (Snakemake, start-up included): {wall}\n- snapshot format: {SNAPSHOT_FORMAT}\n\n"
         "scorecard.md is the report's scorecard; findings.json and runs.tsv are the report job's files "
         '(README, "Findings"); metrics.json each run\'s yardstick numbers at each budget; snapshot.json the '
-        "machine and each run's image sha256 and set-up; grids/ holds the comparison grids, downsized. "
-        "`python -m nst_pipeline.compare results <this folder>` compares a run with it "
+        "machine and each run's image sha256 and set-up; "
+        + ("grids/ holds the comparison grids, downsized. " if grids else "no grids (--no-grids). ")
+        + "`python -m nst_pipeline.compare results <this folder>` compares a run with it "
         '(README, "Did I reproduce it?").\n',
         encoding="utf-8",
     )
@@ -233,8 +234,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("out", type=Path, help="where the snapshot goes (replaced), e.g. docs/reference")
     parser.add_argument("--wall-seconds", type=float, default=None, help="the run's measured wall time")
     parser.add_argument("--command", default="make reference", help="the command that made the results")
+    parser.add_argument("--no-grids", action="store_true", help="leave the grids out (e.g. a test's snapshot)")
     args = parser.parse_args(argv)
-    write_snapshot(args.results, args.out, args.wall_seconds, args.command)
+    write_snapshot(args.results, args.out, args.wall_seconds, args.command, grids=not args.no_grids)
     print(f"snapshot of {args.results} written to {args.out}")
 
 
