@@ -464,12 +464,12 @@ def summary_line(comparison: dict) -> str:
             run_part += f", {counts['failed_one_side']} failed on one side"
         parts.append(run_part)
     only = [
-        f"{len(comparison[key])} {what} only in {side}"
+        f"{len(comparison[key])} {what}{plural(len(comparison[key]))} only in {side}"
         for key, what, side in (
-            ("findings_only_in_a", "findings", "A"),
-            ("findings_only_in_b", "findings", "B"),
-            ("runs_only_in_a", "runs", "A"),
-            ("runs_only_in_b", "runs", "B"),
+            ("findings_only_in_a", "finding", "A"),
+            ("findings_only_in_b", "finding", "B"),
+            ("runs_only_in_a", "run", "A"),
+            ("runs_only_in_b", "run", "B"),
         )
         if comparison[key]
     ]
@@ -492,7 +492,7 @@ def _cell(text) -> str:
 def difference_text(d: dict) -> str:
     return (
         f"{d['metric']} {format_g(d['a'])} → {format_g(d['b'])} ({d['difference']:+.3g}, "
-        f"{d['margins']:.2g} margins) at {d['budget']}"
+        f"{d['margins']:.3g} margins) at {d['budget']}"
     )
 
 
