@@ -95,8 +95,8 @@ def _read_json(path: Path, name: str) -> dict:
 
 
 def detect(path: Path, name: str = "A") -> str:
-    """ "results folder" or "snapshot" (of the current format), from the folder's files; CompareError
-    for anything else."""
+    """Which of the two a folder is, from its files: a "results folder" or a "snapshot" (of the current
+    format); CompareError for anything else."""
     path = Path(path)
     if not path.is_dir():
         raise CompareError(f"{name}: {path} is not a folder")
@@ -180,7 +180,7 @@ def _setup(side: Side) -> dict:
     if own and all(math.isclose(value, findings.margin(metric), rel_tol=1e-5) for metric, value in own.items()):
         margins_text += " (the fixed table's values)"
     return {
-        "engine_fingerprint": _distinct_text(str(f.get("engine_fingerprint"))[:12] for f in ok),
+        "engine_fingerprint": _distinct_text((f.get("engine_fingerprint") or "")[:12] or None for f in ok),
         "torch": _distinct_text(f.get("torch") for f in ok),
         "torchvision": _distinct_text(f.get("torchvision") for f in ok),
         "device": _distinct_text(f.get("device") for f in ok),
