@@ -407,8 +407,10 @@ def compare(
     unexpected = [f for f in both if f["status"] == CHANGED and not f["expected"]]
     unexpected_runs = [r for r in runs if r["fails"] and not r["expected"]]
     known = {f["id"] for f in both} | {f["id"] for f in only_a + only_b}
-    notes = [f"--allow-verdict-change {p}: no finding of that id" for p in allow_verdicts if not _allowed_any(p, known)]
-    notes += [f"--allow-beyond {p}: no run of that name in both" for p in allow_runs if not _allowed_any(p, common)]
+    notes = [
+        f"--allow-verdict-change {p}: no finding of that id" for p in allow_verdicts if not fnmatch.filter(known, p)
+    ]
+    notes += [f"--allow-beyond {p}: no run of that name in both" for p in allow_runs if not fnmatch.filter(common, p)]
     if findings_only:
         notes.append("--findings-only: the runs were not compared")
     comparison = {
@@ -432,10 +434,6 @@ def compare(
     comparison["summary"] = summary_line(comparison)
     comparison["exit_status"] = 0 if comparison["reproduced"] else 1
     return comparison
-
-
-def _allowed_any(pattern: str, names) -> bool:
-    return any(fnmatch.fnmatchcase(name, pattern) for name in names)
 
 
 def _finding_name(finding: dict, findings_list: list[dict]) -> str:

@@ -232,8 +232,9 @@ def test_a_changed_verdict_fails_and_is_listed_with_its_deciding_numbers(tmp_pat
         "  F2: differs, unsettled → agrees, settled; deciding lead -0.05 (threshold 0.0198) → lead 0.03 "
         "(threshold 0.0198)" in lines
     )
-    code, lines, _ = run_main(capsys, a, b, "--allow-verdict-change", "F2")
+    code, lines, _ = run_main(capsys, a, b, "--allow-verdict-change", "F2", "--allow-verdict-change", "F9")
     assert code == 0
+    assert "note: --allow-verdict-change F9: no finding of that id" in lines  # a typo allows nothing
     assert lines[-1].startswith(
         "reproduced (with the changes stated as expected): 1 of 2 verdicts the same (changed: F2 (expected))"
     )
