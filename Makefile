@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint bench reference clean-results
+.PHONY: setup demo test test-fast lint bench reference compare clean-results
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,13 @@ reference: $(STAMP)
 	$(BIN)/snakemake --cores 1 --resources gpu=1 --configfile config/reference.yaml $(REFERENCE_ARGS) && \
 	$(BIN)/python -m nst_pipeline.snapshot results docs/reference --wall-seconds $$(( $$(date +%s) - start )) \
 		--command "make reference$(if $(REFERENCE_ARGS), REFERENCE_ARGS='$(REFERENCE_ARGS)')"
+
+# Did I reproduce it? Two results (each a results folder or a snapshot), finding by finding and run by
+# run within the noise margins (README): make compare A=results B=docs/reference [COMPARE_ARGS="--out DIR"]
+# Exit status 0 reproduced, 1 not, 2 bad input.
+compare: $(STAMP)
+	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make compare A=<results or snapshot> B=<results or snapshot> [COMPARE_ARGS=...]" >&2; exit 2; }
+	$(BIN)/python -m nst_pipeline.compare "$(A)" "$(B)" $(COMPARE_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_lbfgs.py

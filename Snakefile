@@ -25,6 +25,7 @@ include: "workflow/rules/weights.smk"
 include: "workflow/rules/measure.smk"
 include: "workflow/rules/grids.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/compare.smk"
 
 
 # seconds of CPU each: run them in the main Snakemake process, never as cluster jobs
@@ -32,6 +33,7 @@ localrules:
     all,
     make_grid,
     make_report,
+    compare,
     # downloads: on the submitting host, which has the internet (compute nodes often do not)
     fetch_weights,
 
@@ -44,3 +46,5 @@ rule all:
         paths.REPORT,
         all_grids(),
         [paths.run_image(run) for run in RUN_NAMES],
+        # config compare_with: the comparison with it (results/compare/)
+        compare_outputs(),

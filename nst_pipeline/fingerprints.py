@@ -8,8 +8,9 @@ only compares the script file's mtime with the output's).
 - stylize: the engine modules a run executes + torch/torchvision versions (nst.provenance). Not its
   script, which only unpacks `snakemake`: every result-determining parameter is in the run id and
   checked against the sidecar (tests/pipeline/test_caching.py).
-- make_grid / make_report: their own modules, rule files (`run:` rules) and templates. An edit to
-  the report's code or CSS reruns the report job only, never a stylize job (every GPU hour of a sweep).
+- make_grid / make_report / compare: their own modules, rule files (`run:` rules) and templates. An
+  edit to the report's code or CSS reruns the report job only, never a stylize job (every GPU hour of a
+  sweep).
 - measure / measure_pairs: the yardstick (nst_pipeline.measure and what it imports: metrics and
   the engine modules that load the judges and rebuild a run's start image), their rule file (its
   `run:` blocks call the yardstick), and the versions of the packages that compute the numbers. An
@@ -40,6 +41,11 @@ def report() -> str:
     """The report draws the grids of incomplete pairs itself, so grid code is part of it too."""
     templates = tuple(sorted(path for path in TEMPLATES.glob("*") if path.is_file()))
     return code_fingerprint("nst_pipeline.report_job", extra_files=(*templates, RULES / "report.smk"))
+
+
+def compare() -> str:
+    """Rule compare (config compare_with): the comparison's code and its rule file."""
+    return code_fingerprint("nst_pipeline.compare", extra_files=(RULES / "compare.smk",))
 
 
 # torch/torchvision run the judges; scikit-image computes SSIM and CIELAB

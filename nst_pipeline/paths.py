@@ -154,3 +154,11 @@ def pair_metrics_log(experiment: str, pair: str) -> str:
 
 RUNS_TABLE = f"{RESULTS}/runs.tsv"  # one row per run: parameters, status, losses, metrics (README)
 FINDINGS = f"{RESULTS}/findings.json"  # a verdict per finding and pair, with its numbers (README)
+
+
+# ---- the comparison with config compare_with (rule compare, nst_pipeline.compare)
+
+COMPARE = f"{RESULTS}/compare"
+COMPARE_MARKDOWN = f"{COMPARE}/comparison.md"
+COMPARE_JSON = f"{COMPARE}/comparison.json"
+COMPARE_LOG = f"{RESULTS}/logs/compare.log"

@@ -215,7 +215,7 @@ def _header_context(entries: list[RunOutcome], n_experiments: int) -> dict:
     }
 
 
-def page_context(experiments: list[ExperimentResults], title: str) -> dict:
+def page_context(experiments: list[ExperimentResults], title: str, compared: ComparedWith | None = None) -> dict:
     """Everything report.html.j2 shows."""
     entries = [run for experiment in experiments for run in experiment.runs]
     measured = {run: payload for experiment in experiments for run, payload in experiment.measured.items()}
@@ -224,6 +224,7 @@ def page_context(experiments: list[ExperimentResults], title: str) -> dict:
     pictures = _Pictures(thumbnails, {run.run: run for run in entries})
     return {
         "title": title,
+        "compared": _compared_context(compared) if compared else None,
         **_header_context(entries, len(experiments)),
         "scorecard": _scorecard_context(experiments, measured, scorecard.judged_scale(entries, measured), pictures),
         "experiments": [_experiment_context(experiment) for experiment in experiments],
@@ -362,11 +363,87 @@ def _environment() -> Environment:
     return env
 
 
-def render_report(experiments: list[ExperimentResults], title: str = "nst-pipeline report") -> str:
+def render_report(
+    experiments: list[ExperimentResults], title: str = "nst-pipeline report", compared: ComparedWith | None = None
+) -> str:
     """The whole page, as HTML text."""
-    return _environment().get_template("report.html.j2").render(page_context(experiments, title))
+    return _environment().get_template("report.html.j2").render(page_context(experiments, title, compared))
 
 
-def build_report(experiments: list[ExperimentResults], out: Path, title: str = "nst-pipeline report") -> None:
+def build_report(
+    experiments: list[ExperimentResults],
+    out: Path,
+    title: str = "nst-pipeline report",
+    compared: ComparedWith | None = None,
+) -> None:
     """Write the whole report to `out` (one HTML file, atomically)."""
-    atomic_write_bytes(Path(out), render_report(experiments, title).encode("utf-8"))
+    atomic_write_bytes(Path(out), render_report(experiments, title, compared).encode("utf-8"))
+
+
+# ---------------------------------------------------------------- "Compared with" (config compare_with)
+
+# runs beyond noise shown with their images: each costs two inlined images
+MAX_COMPARED_RUNS = 12
+
+
+@dataclass(frozen=True)
+class ComparedWith:
+    """This run compared with config compare_with (nst_pipeline.compare), as the report shows it."""
+
+    comparison: dict | None  # compare.compare()'s data; None when the comparison could not be made
+    images: dict = field(default_factory=dict)  # run -> (A's final image bytes, B's or None)
+    error: str | None = None  # why there is no comparison (compare.CompareError's line)
+    b_has_images: bool = False  # B is a results folder (a snapshot keeps no run images)
+
+
+def _compared_context(compared: ComparedWith) -> dict:
+    """The "Compared with" section: the summary line, what differs in the set-ups, the findings whose
+    verdict or settledness changed, and the runs beyond noise (or failed on one side) with both images."""
+    from nst_pipeline import compare
+
+    if compared.comparison is None:
+        return {"error": compared.error}
+    comparison = compared.comparison
+    both = comparison["findings"]
+    changed = [
+        {
+            "name": f["id"],
+            "pair": " × ".join(paths.split_pair(f["pair"])),
+            "a": compare.verdict_text(f["a"]),
+            "b": compare.verdict_text(f["b"]),
+            "verdict_changed": f["status"] == compare.CHANGED,
+            "deciding": [compare.deciding_text(f[side]["deciding"]) for side in ("a", "b")],
+            "expected": f["expected"],
+        }
+        for f in both
+        if f["status"] != compare.SAME
+    ]
+    failing = [r for r in comparison["runs"] if r["fails"]]
+    runs = []
+    for r in failing[:MAX_COMPARED_RUNS]:
+        image_a, image_b = compared.images.get(r["run"], (None, None))
+        b_missing = "B keeps no run images (a snapshot: only their sha256)." if not compared.b_has_images else ""
+        runs.append(
+            {
+                "run": r["run"],
+                "status": r["status"],
+                "expected": r["expected"],
+                "details": [compare.difference_text(d) for d in r.get("beyond") or []],
+                "a": _image(image_a, f"A: {r['run']}", "A (this run)", "No image in A."),
+                "b": _image(image_b, f"B: {r['run']}", "B", b_missing or "No image in B."),
+            }
+        )
+    return {
+        "error": None,
+        "summary": comparison["summary"],
+        "reproduced": comparison["reproduced"],
+        "a": comparison["a"]["described"],
+        "b": comparison["b"]["described"],
+        "differences": compare.setup_differences(comparison),
+        "margins": comparison["margins"]["source"],
+        "changed": changed,
+        "runs": runs,
+        "more_runs": max(0, len(failing) - MAX_COMPARED_RUNS),
+        "notes": comparison["notes"],
+        "files": f"{paths.COMPARE_MARKDOWN}, {paths.COMPARE_JSON}",
+    }

@@ -12,23 +12,32 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from nst_pipeline import evidence, paths, scorecard
+from nst_pipeline import compare, evidence, paths, report, scorecard
 from nst_pipeline.grid import grid_png, grid_title
 from nst_pipeline.outcome import RunOutcome, load_outcomes
-from nst_pipeline.report import ExperimentResults, build_report
+from nst_pipeline.report import ComparedWith, ExperimentResults, build_report
 from nst_pipeline.runs_table import write_runs_table
 
 
-def run_report_job(plan: dict, title: str) -> None:
+def run_report_job(plan: dict, title: str, compare_with: str | None = None) -> None:
     """The whole job, writing the make_report rule's outputs (paths.REPORT, RUNS_TABLE, FINDINGS,
-    relative to the working directory). `plan`: common.smk's plan_for_report()."""
-    write_report(plan, Path(paths.REPORT), title, Path(paths.RUNS_TABLE), Path(paths.FINDINGS))
+    relative to the working directory). `plan`: common.smk's plan_for_report(); `compare_with`: config
+    compare_with, resolved (a results folder or snapshot to compare with: the report's "Compared with")."""
+    write_report(plan, Path(paths.REPORT), title, Path(paths.RUNS_TABLE), Path(paths.FINDINGS), compare_with)
 
 
-def write_report(plan: dict, out: Path, title: str, table: Path | None = None, verdicts: Path | None = None) -> None:
+def write_report(
+    plan: dict,
+    out: Path,
+    title: str,
+    table: Path | None = None,
+    verdicts: Path | None = None,
+    compare_with: str | Path | None = None,
+) -> None:
     """The HTML report from whatever is on disk (each run's files read once). A pair whose grid the
     pipeline has not made (because a run failed) gets one drawn here, with the failed runs' tiles marked.
-    `table`, `verdicts`: where to write runs.tsv and findings.json too (the make_report rule's outputs)."""
+    `table`, `verdicts`: where to write runs.tsv and findings.json too (the make_report rule's outputs);
+    `compare_with`: compare the results folder they are in with it (needs both written)."""
     seen: dict[str, RunOutcome] = {}
     outcomes = {
         name: {pair: load_outcomes(name, pair, experiment["runs"][pair], seen) for pair in experiment["pairs"]}
@@ -59,7 +68,27 @@ def write_report(plan: dict, out: Path, title: str, table: Path | None = None, v
         )
         for name, experiment in plan.items()
     ]
-    build_report(experiments, Path(out), title=title)
+    compared = None
+    if compare_with is not None and table is not None and verdicts is not None:
+        compared = compared_with(Path(verdicts).parent, Path(compare_with))
+    build_report(experiments, Path(out), title=title, compared=compared)
+
+
+def compared_with(results: Path, other: Path) -> ComparedWith:
+    """This results folder (A) compared with `other` (B) for the report, with the final images of the
+    runs beyond noise from both sides (B's only where it is a results folder). The rule compare writes
+    the same comparison as files; here a bad input is shown in the report rather than failing it."""
+    try:
+        comparison, side_a, side_b = compare.run_compare(results, other)
+    except compare.CompareError as error:
+        return ComparedWith(None, error=str(error))
+
+    def read(image: Path | None) -> bytes | None:
+        return image.read_bytes() if image is not None else None
+
+    shown = [r["run"] for r in comparison["runs"] if r["fails"]][: report.MAX_COMPARED_RUNS]
+    images = {run: (read(side_a.image(run)), read(side_b.image(run))) for run in shown}
+    return ComparedWith(comparison, images, b_has_images=side_b.kind == "results folder")
 
 
 def _grid_for_report(experiment: str, pair: str, runs: list[RunOutcome], seen: dict) -> bytes | None:

@@ -7,6 +7,7 @@ sys.path.insert(0, workflow.basedir)  # this workflow's own nst and nst_pipeline
 
 from nst.errors import NSTInputError
 from nst_pipeline import fingerprints, paths
+from nst_pipeline.compare import CompareError, compare_job, resolve_compare_with, side_inputs
 from nst_pipeline.batches import plan_batches, write_plan
 from nst_pipeline.fetch_weights import fetch_weights_rule, needed_weights, weights_files
 from nst_pipeline.grid import write_grid
@@ -26,6 +27,7 @@ RUN_NAMES = sorted(PLAN.runs)
 STYLIZE_GPUS = 0 if config["device"] == "cpu" else 1
 FINGERPRINTS = {"stylize": fingerprints.stylize(), "grid": fingerprints.grid(), "report": fingerprints.report()}
 FINGERPRINTS["measure"] = fingerprints.measure()
+FINGERPRINTS["compare"] = fingerprints.compare()
 # every run is judged at this one height (nst_pipeline.measure.judge_height: config judge_height, else
 # metrics.JUDGE_HEIGHT lowered to the smallest run): numbers compare across the whole config
 JUDGE_HEIGHT = judge_height(config.get("judge_height"), (run.params["height"] for run in PLAN.runs.values()))
@@ -204,3 +206,21 @@ def plan_for_report():
         name: {"claim": e.claim, "varied": e.varied, "pairs": e.pairs, "runs": e.runs, "findings": e.findings}
         for name, e in PLAN.experiments.items()
     }
+
+
+# ---- the comparison with config compare_with (nst_pipeline.compare; rule compare)
+
+try:
+    COMPARE_WITH = resolve_compare_with(config["compare_with"], Path(workflow.basedir))
+except CompareError as error:  # not a results folder or snapshot: stop before any job
+    raise WorkflowError(f"config {error}") from None
+
+
+def compare_with_inputs():
+    """The other side's files (a newer reference reruns the report and the comparison); none unset."""
+    return side_inputs(COMPARE_WITH) if COMPARE_WITH else []
+
+
+def compare_outputs():
+    """What the target all asks of the compare rule (its files) where compare_with is set; nothing otherwise."""
+    return [paths.COMPARE_MARKDOWN, paths.COMPARE_JSON] if COMPARE_WITH else []
