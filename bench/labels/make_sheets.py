@@ -55,10 +55,12 @@ def run_images(runs_dir: Path) -> list[tuple[str, str, int, Path]]:
     return found
 
 
-def gather(sources: list[Path]) -> list[dict]:
+def gather(sources: list[Path], pairs: list[str] | None) -> list[dict]:
     rows = []
     for source in sources:
         for pair, run, iteration, path in run_images(source):
+            if pairs and pair not in pairs:
+                continue
             target = IMAGES / pair / f"{run}__it{iteration:04d}.png"
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
@@ -67,10 +69,14 @@ def gather(sources: list[Path]) -> list[dict]:
 
 
 def assign_codes(rows: list[dict]) -> list[dict]:
-    rng = random.Random(SEED)
-    codes = rng.sample(range(100, 1000), len(rows))
-    rows = sorted(rows, key=lambda row: row["file"])
-    return [{"code": f"{row['pair'][0].upper()}{code}"} | row for code, row in zip(codes, rows)]
+    """A random code per image, drawn per pair (a pair's codes and sheets do not change when another
+    pair is added): the content's initial and three digits."""
+    coded = []
+    for pair in sorted({row["pair"] for row in rows}):
+        mine = sorted((row for row in rows if row["pair"] == pair), key=lambda row: row["file"])
+        codes = random.Random(f"{SEED}-{pair}").sample(range(100, 1000), len(mine))
+        coded += [{"code": f"{pair[0].upper()}{code}"} | row for code, row in zip(codes, mine)]
+    return coded
 
 
 def _tile(path: Path) -> Image.Image:
@@ -99,10 +105,9 @@ def draw_sheet(photo: Path, tiles: list[dict], title: str) -> Image.Image:
 def draw_sheets(rows: list[dict]) -> None:
     shutil.rmtree(SHEETS, ignore_errors=True)
     SHEETS.mkdir(parents=True)
-    rng = random.Random(SEED + 1)
     for pair in sorted({row["pair"] for row in rows}):
         tiles = [row for row in rows if row["pair"] == pair]
-        rng.shuffle(tiles)
+        random.Random(f"{SEED}-{pair}-order").shuffle(tiles)
         content = pair.split("__")[0]
         for number, start in enumerate(range(0, len(tiles), PER_SHEET), 1):
             sheet = draw_sheet(CONTENT_PHOTOS[content], tiles[start : start + PER_SHEET], f"{content} sheet {number}")
@@ -112,9 +117,10 @@ def draw_sheets(rows: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--long-results", type=Path, required=True, help="the long preview's results/ folder")
+    parser.add_argument("--pairs", nargs="*", help="only these pairs (default: every pair found)")
     args = parser.parse_args()
     shutil.rmtree(IMAGES, ignore_errors=True)
-    rows = assign_codes(gather([ROOT / "results/labels", args.long_results / "runs"]))
+    rows = assign_codes(gather([ROOT / "results/labels", args.long_results / "runs"], args.pairs))
     with KEY.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
