@@ -36,6 +36,8 @@ IMAGES, SHEETS, KEY = HERE / "images", HERE / "sheets", HERE / "key.csv"
 SEED = 20261207
 TILE_HEIGHT = 192  # 128 px images enlarged 1.5x: a sheet looks at them as a grid cell is looked at
 PER_ROW, PER_SHEET = 5, 25
+# each photo's code letter (chelsea's C is coffee's: K for the cat)
+CODE_LETTERS = {"chelsea": "K", "coffee": "C", "astronaut": "A", "rocket": "R"}
 CONTENT_PHOTOS = {
     "chelsea": "data/content/chelsea.jpg",
     "coffee": "data/content/coffee.jpg",
@@ -70,12 +72,13 @@ def gather(sources: list[Path], pairs: list[str] | None) -> list[dict]:
 
 def assign_codes(rows: list[dict]) -> list[dict]:
     """A random code per image, drawn per pair (a pair's codes and sheets do not change when another
-    pair is added): the content's initial and three digits."""
+    pair is added): the photo's letter (CODE_LETTERS) and three digits."""
     coded = []
     for pair in sorted({row["pair"] for row in rows}):
         mine = sorted((row for row in rows if row["pair"] == pair), key=lambda row: row["file"])
         codes = random.Random(f"{SEED}-{pair}").sample(range(100, 1000), len(mine))
-        coded += [{"code": f"{pair[0].upper()}{code}"} | row for code, row in zip(codes, mine)]
+        letter = CODE_LETTERS[pair.split("__")[0]]
+        coded += [{"code": f"{letter}{code}"} | row for code, row in zip(codes, mine)]
     return coded
 
 
