@@ -39,6 +39,12 @@ def main() -> None:
     one, two = (read_labels(HERE / name) for name in RATERS)
     if set(one) != set(two):
         raise SystemExit(f"the raters labelled different codes: {sorted(set(one) ^ set(two))}")
+    with (HERE / "key.csv").open() as handle:
+        known = {row["code"] for row in csv.DictReader(handle)}
+    if set(one) != known:
+        raise SystemExit(
+            f"labels and key.csv differ: not labelled {sorted(known - set(one))}, unknown {sorted(set(one) - known)}"
+        )
     codes = sorted(one)
     with (HERE / "labels.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
