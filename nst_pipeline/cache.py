@@ -95,6 +95,8 @@ def check_runs(runs: dict[str, Run], code: str) -> Checked:
     """Every run of the plan: finished, stale (why) or not there. `code`: the stylize rule's code
     fingerprint (nst_pipeline.fingerprints.stylize), which a finished run's sidecar records."""
     checked, hashes = Checked(), FileHashes()
+    if not os.path.isdir(paths.RUNS):
+        return checked  # no results yet (a fresh working directory): nothing to read, run by run
     for name, run in runs.items():
         reason = why_not_finished(run, code, hashes)
         if reason is None:

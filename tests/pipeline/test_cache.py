@@ -97,6 +97,8 @@ def test_nothing_there_is_a_new_run(finished):
     Path(paths.run_milestones(RUN)).rmdir()
     assert reason(run) == ""
     assert cache.check_runs({RUN: run}, CODE) == cache.Checked()
+    Path(paths.RESULTS).rename("elsewhere")  # a fresh working directory: not even results/runs/
+    assert cache.check_runs({RUN: run}, CODE) == cache.Checked()
 
 
 @pytest.mark.parametrize(
