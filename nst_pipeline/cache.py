@@ -13,6 +13,13 @@ runs once at planning (workflow/rules/common.smk): each distinct image is hashed
 runs whose outputs exist read their sidecar - its head, not the loss history that makes up most of
 it (read_sidecar). A run that is there but not finished is made again (common.smk forces its job),
 with one line saying why (say_why); nothing else is touched.
+
+Why the sidecar and not Snakemake's params: the sidecar already records the images' sha256 (the
+engine writes it), and it is what a clone without .snakemake/ keeps, where the params trigger has no
+record to compare. Adding the hashes to the stylize rule's params would also have changed every
+finished run's params once, making every run again on the first invocation after the change - the
+loss this check exists to prevent - and putting them in the engine would change its fingerprint, to
+the same effect. One check, at planning, serves both cases.
 """
 
 from __future__ import annotations
