@@ -41,13 +41,16 @@ def split_run(run: str) -> tuple[str, str]:
     return pair, run_id
 
 
+RUNS = f"{RESULTS}/runs"  # every run's image, sidecar and milestones, in a folder per pair
+
+
 def run_image(run: str) -> str:
-    return f"{RESULTS}/runs/{run}.png"
+    return f"{RUNS}/{run}.png"
 
 
 def run_sidecar(run: str) -> str:
     """The engine writes it beside the image: same stem, .json (nst.api.sidecar_path)."""
-    return f"{RESULTS}/runs/{run}.json"
+    return f"{RUNS}/{run}.json"
 
 
 def run_milestones(run: str) -> str:

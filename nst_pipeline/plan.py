@@ -9,6 +9,7 @@ run, say - is one job, computed once.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +58,13 @@ class Plan:
 
 
 def _image_paths(config: dict, kind: str, base_dir: Path) -> dict[str, str | list[str]]:
-    """name -> image file; a style may instead be a blend: a list of other style names (-> their files)."""
+    """name -> image file; a style may instead be a blend: a list of other style names (-> their files).
+
+    A relative path in the config is the workflow folder's (`base_dir`, so `--directory elsewhere`
+    finds data/); the plan holds it relative to the current directory, Snakemake's working directory,
+    where the jobs run. So no path a run records (a region map's is a run parameter) names the folder
+    the project sits in: moving or cloning the project changes none (README, "Caching"). A path the
+    config gives as absolute stays absolute."""
     paths: dict[str, str | list[str]] = {}
     entries = config["images"].get(kind) or {}
     for name, path in entries.items():
@@ -65,10 +72,10 @@ def _image_paths(config: dict, kind: str, base_dir: Path) -> dict[str, str | lis
             raise ConfigError(f"config images.{kind}.{name}: image names may not contain '/' or '{PAIR_SEPARATOR}'")
         if isinstance(path, list):
             continue  # a blend, resolved below once every plain image is known
-        resolved = Path(path) if Path(path).is_absolute() else base_dir / path
+        resolved = Path(path) if Path(path).is_absolute() else Path(os.path.abspath(base_dir / path))
         if not resolved.is_file():
             raise ConfigError(f"config images.{kind}.{name}: image file not found: {resolved}")
-        paths[name] = str(resolved)
+        paths[name] = str(resolved) if Path(path).is_absolute() else os.path.relpath(resolved)
     for name, parts in entries.items():
         if isinstance(parts, list):
             unknown = [part for part in parts if not isinstance(paths.get(part), str)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 
 import pytest
 import torch
@@ -188,3 +189,8 @@ def test_offline_the_imagenet_runs_wait_and_a_stand_in_is_fetched_and_used(tmp_p
     assert record["weights"]["sha256"] == hashlib.sha256(data).hexdigest()
     assert record["weights"]["file"] == paths.imagenet_weights(name)
     assert sidecar.with_suffix(".png").is_file()
+
+    # results/ without weights/ (a clone): a finished run needs no weights, nothing is fetched or made again
+    shutil.rmtree(work / paths.WEIGHTS)
+    again = snakemake(work, "-n", *arguments, snakefile=snakefile, env=offline)
+    assert again.returncode == 0 and job_counts(again.stdout) == {}, again.stdout[-3000:]

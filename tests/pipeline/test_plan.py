@@ -6,6 +6,7 @@ Configs here are what the JSON schema lets through; the planner owns every check
 from __future__ import annotations
 
 import copy
+import os
 
 import pytest
 import yaml
@@ -32,6 +33,12 @@ def config(**changes) -> dict:
     return copy.deepcopy(CONFIG) | changes
 
 
+def data(path: str) -> str:
+    """A file of the workflow folder as the plan holds it: relative to the current directory (where
+    Snakemake plans and its jobs run), so no planned path names the folder the project is in."""
+    return os.path.relpath(REPO / path)
+
+
 def refused(config: dict) -> str:
     with pytest.raises(ConfigError) as error:
         plan_experiments(config, REPO)
@@ -46,8 +53,8 @@ def test_experiment_pairs_replace_the_top_level_pairs():
     assert plan.experiments["style_layers"].pairs == ["chelsea__starry_night"]  # no pairs of its own
     init_runs = [plan.runs[e["run"]] for entries in plan.experiments["init"].runs.values() for e in entries]
     assert sorted({(r.content, r.style) for r in init_runs}) == [
-        (str(REPO / "data/content/chelsea.jpg"), str(REPO / "data/style/hubble_deep_field.jpg")),
-        (str(REPO / "data/content/coffee.jpg"), str(REPO / "data/style/hubble_deep_field.jpg")),
+        (data("data/content/chelsea.jpg"), data("data/style/hubble_deep_field.jpg")),
+        (data("data/content/coffee.jpg"), data("data/style/hubble_deep_field.jpg")),
     ]
     assert not any("starry_night" in e["run"] for entries in plan.experiments["init"].runs.values() for e in entries)
 
@@ -75,8 +82,7 @@ def test_a_blend_of_one_is_its_single_styles_run_shown_in_the_blends_grid():
     assert last == first.replace("chelsea__starry_night/", "chelsea__hubble/")
     assert blend == first.replace("chelsea__starry_night/", "chelsea__starry_hubble/") + "_sb_0.5+0.5"
     styles = {
-        name: str(REPO / f"data/style/{file}")
-        for name, file in [("a", "starry_night.jpg"), ("b", "hubble_deep_field.jpg")]
+        name: data(f"data/style/{file}") for name, file in [("a", "starry_night.jpg"), ("b", "hubble_deep_field.jpg")]
     }
     assert (plan.runs[first].style, plan.runs[last].style) == (styles["a"], styles["b"])
     assert plan.runs[last].params["style_blend_weights"] is None and plan.runs[blend].style == [
@@ -84,7 +90,7 @@ def test_a_blend_of_one_is_its_single_styles_run_shown_in_the_blends_grid():
         styles["b"],
     ]
     assert len(plan.runs) == 3 + 2  # init and style_layers: 3; the blend adds only 0.5:0.5 and hubble's run
-    content = str(REPO / "data/content/chelsea.jpg")
+    content = data("data/content/chelsea.jpg")
     assert plan.experiments["style_blend"].images == {"chelsea__starry_hubble": (content, [styles["a"], styles["b"]])}
 
 
@@ -240,12 +246,31 @@ def test_a_region_map_is_named_in_the_config_and_given_to_the_engine_as_its_file
 
     plan = plan_experiments(region_config({"cat": "data/region/chelsea_cat.png"}), REPO)
     ((name, run),) = plan.runs.items()
-    assert run.params["region_map"] == str(REPO / "data/region/chelsea_cat.png")
+    assert run.params["region_map"] == data("data/region/chelsea_cat.png")
     assert name.startswith("chelsea__starry_hubble/") and name.endswith(
         f"_rm_{file_sha256(REPO / 'data/region/chelsea_cat.png')[:16]}"
     )
     (entry,) = plan.experiments["spatial"].runs["chelsea__starry_hubble"]
     assert entry["label"] == "region_map = cat"
+
+
+def test_planned_paths_are_relative_to_the_working_directory_unless_given_absolute(tmp_path, monkeypatch):
+    """Relative config paths are the workflow folder's (base_dir), planned relative to the current
+    directory - Snakemake's working directory, also with `--directory elsewhere` - so a run's
+    parameters (its region map) and inputs never name the folder the project sits in; an absolute
+    config path stays as given. The run ids do not depend on either (the map by its sha256)."""
+    cfg = region_config({"cat": "data/region/chelsea_cat.png"})
+    cfg["images"]["content"]["chelsea"] = str(REPO / "data/content/chelsea.jpg")
+    here = plan_experiments(cfg, REPO)
+    monkeypatch.chdir(tmp_path)
+    elsewhere = plan_experiments(cfg, REPO)
+    assert list(elsewhere.runs) == list(here.runs)
+    (run,) = elsewhere.runs.values()
+    assert run.params["region_map"] == os.path.relpath(REPO / "data/region/chelsea_cat.png", tmp_path)
+    assert run.style == [
+        os.path.relpath(REPO / f"data/style/{name}", tmp_path) for name in ("starry_night.jpg", "hubble_deep_field.jpg")
+    ]
+    assert run.content == str(REPO / "data/content/chelsea.jpg")
 
 
 @pytest.mark.parametrize(

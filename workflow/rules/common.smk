@@ -6,7 +6,7 @@ from pathlib import Path
 sys.path.insert(0, workflow.basedir)  # this workflow's own nst and nst_pipeline packages, installed or not
 
 from nst.errors import NSTInputError
-from nst_pipeline import fingerprints, paths
+from nst_pipeline import cache, fingerprints, paths
 from nst_pipeline.compare import CompareError, compare_job, resolve_compare_with, side_inputs
 from nst_pipeline.batches import plan_batches, write_plan
 from nst_pipeline.fetch_weights import fetch_weights_rule, needed_weights, weights_files
@@ -16,7 +16,7 @@ from nst_pipeline.measure import judge_height, measure_pairs_rule, measure_rule
 from nst_pipeline.report_job import run_report_job
 from nst_pipeline.plan import experiments_by_run, plan_experiments, run_name_regex
 
-try:
+try:  # image paths: relative to the working directory (nst_pipeline.plan._image_paths)
     PLAN = plan_experiments(config, base_dir=Path(workflow.basedir))
 except NSTInputError as error:  # bad config: stop before any job, naming the key or file
     raise WorkflowError(str(error)) from None
@@ -34,6 +34,11 @@ JUDGE_HEIGHT = judge_height(config.get("judge_height"), (run.params["height"] fo
 # every parameter some experiment varies: the per-run image labels in `snakemake --report`
 VARIED = sorted({name for experiment in PLAN.experiments.values() for name in experiment.varied})
 RUN_EXPERIMENTS = experiments_by_run(PLAN)
+# Which runs are finished: decided by each run's results (sidecar, image, milestones, and the bytes of
+# its images), not by the folder or by mtimes (nst_pipeline.cache; README, "Caching"). Checked once,
+# here, by the Snakemake that plans; a cluster job's own Snakemake runs the job it is given.
+CHECKED = cache.check_runs(PLAN.runs, FINGERPRINTS["stylize"]) if workflow.is_main_process else cache.Checked()
+cache.say_why(CHECKED.stale)
 
 
 wildcard_constraints:
@@ -52,18 +57,22 @@ def run_of(wildcards):
         raise WorkflowError(f"{paths.run_image(wildcards.run)}: not a run of the configured experiments") from None
 
 
+# The images are ancient(): their mtime reruns nothing (a clone, a `touch`, a restored file). What a
+# run was made from is its images' bytes, which nst_pipeline.cache compares with its sidecar.
+
+
 def content_image(wildcards):
-    return run_of(wildcards).content
+    return ancient(run_of(wildcards).content)
 
 
 def style_image(wildcards):
-    return run_of(wildcards).style
+    return ancient(run_of(wildcards).style)
 
 
 def region_map_image(wildcards):
     """A run's region map, if it has one (nst.regions): an input like its content and style images."""
     path = run_of(wildcards).params["region_map"]
-    return [path] if path else []
+    return [ancient(path)] if path else []
 
 
 def run_parameters(wildcards):
@@ -71,8 +80,31 @@ def run_parameters(wildcards):
 
 
 def run_weights(wildcards):
-    """The fetched weights file a run loads (made by fetch_weights): `weights: imagenet` runs only."""
-    return needed_weights(run_of(wildcards).params)
+    """The fetched weights file a run loads (made by fetch_weights): `weights: imagenet` runs still to
+    make only. A finished run needs none: a clone with results/ but no weights/ fetches nothing, and
+    does not make its finished runs again because their input was fetched anew."""
+    if wildcards.run in CHECKED.finished:
+        return []
+    return ancient(needed_weights(run_of(wildcards).params))
+
+
+_FORCED = []
+
+
+def force_stale_runs(wildcards):
+    """Lists no file. The first time Snakemake builds a stylize job it forces the stale runs (a result
+    there but not finished: nst_pipeline.cache), as `--forcerun` would, in a dry-run too, touching no
+    file. A run whose outputs all exist is otherwise done for Snakemake, and without .snakemake/
+    (a clone) it has no record to compare. How: the DAG's `forcefiles`, which Snakemake reads when it
+    decides which jobs run, after building them (the set it adds incomplete outputs to for
+    --rerun-incomplete); tests/pipeline/test_cache_survives.py holds Snakemake to it."""
+    if not _FORCED:
+        _FORCED.append(True)
+        forced = getattr(workflow.dag, "forcefiles", None)
+        if not isinstance(forced, set):
+            raise WorkflowError("nst-pipeline: this Snakemake has no DAG.forcefiles: stale runs cannot be made again")
+        forced.update(paths.run_image(run) for run in CHECKED.stale)
+    return []
 
 
 def failure_record(wildcards):

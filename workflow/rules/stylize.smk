@@ -4,6 +4,7 @@ rule stylize:
         style=style_image,
         weights=run_weights,
         region_map=region_map_image,
+        stale=force_stale_runs,
     output:
         image=report(
             paths.run_image("{run}"),

@@ -3,6 +3,7 @@
 from _helpers import logged_to
 
 from nst_pipeline import paths
+from nst_pipeline.fetch_weights import needed_weights
 from nst_pipeline.jobs import run_stylize_job
 
 # the log starts with what earlier (pre-empted, timed-out, failed) attempts printed. (Not a rule
@@ -20,8 +21,9 @@ with logged_to(snakemake.log[0], earlier_attempts=paths.run_attempts_log(snakema
         code=snakemake.params.code,
         attempt=snakemake.resources.attempt,
         allow_slow_bf16=snakemake.config["allow_slow_bf16"],
-        # the fetched weights (rule fetch_weights) are in the pipeline's torch hub cache
-        torch_hub=paths.TORCH_HUB if snakemake.input.weights else None,
+        # the fetched weights (rule fetch_weights) are in the pipeline's torch hub cache (an input only of
+        # runs to make: a finished run forced again, --forcerun, finds them there too)
+        torch_hub=paths.TORCH_HUB if needed_weights(snakemake.params.run) else None,
         # with batch_size > 1 the run may be in one of this invocation's batches (nst_pipeline.batches)
         run=snakemake.wildcards.run,
     )
