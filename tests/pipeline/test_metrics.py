@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,9 @@ import torch
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from nst_pipeline import metrics
+from nst_pipeline import metric_table, metrics
+
+REPO = Path(__file__).resolve().parents[2]
 
 HEIGHT = 64  # judge height in tests: small (fast), and the test images' own height (no resizing)
 
@@ -298,3 +301,52 @@ def test_a_run_yardstick_measures_each_image_as_measure_does(tmp_path, judge, se
         assert rows[index]["init_change"] == metrics.change_from_initial(judge, rgb, start, painting)["init_change"]
         assert rows[index]["style_distance.relu1_1"] == metrics.style_distances(judge, rgb, painting)["relu1_1"]
     assert len({row["style_distance"] for row in rows}) == 3  # three images, three answers
+
+
+# ---------------------------------------------------------------- the "photo recognisable" gate
+
+
+def _config_gate() -> dict:
+    """The gate config.yaml's F1b uses ("the photo recognisable"): the one every such finding shares."""
+    import yaml
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    (f1b,) = [f for f in config["experiments"]["init"]["findings"] if f["id"] == "F1b"]
+    return f1b["check"]["gate"]
+
+
+def test_coarse_ssim_orders_photo_texture_painting_and_noise_as_the_eye_does():
+    """The photo itself, the photo under a strong texture (three times the painting's brush strokes:
+    the photo plain to see), the painting alone and noise (no photo): coarse SSIM puts them in that
+    order, the first two pass config.yaml's gate and the last two miss it by more than its margin. Full
+    size SSIM (content_ssim) fails the textured photo: why the gate reads the coarse one."""
+    gate = _config_gate()
+    assert gate["metric"] == "coarse_ssim"
+    photo = metrics.read_rgb(REPO / "data/content/chelsea.jpg")
+    photo = metrics.resize_rgb(photo, metrics.judge_size(photo, 128))
+    painting = metrics.resize_rgb(metrics.read_rgb(REPO / "data/style/starry_night.jpg"), photo.shape[1::-1])
+    strokes = painting - gaussian_filter(painting, sigma=(2, 2, 0))
+    cases = {
+        "photo": photo,
+        "photo under texture": np.clip(photo + 3 * strokes, 0, 1),
+        "painting": painting,
+        "noise": np.random.default_rng(0).uniform(0, 1, photo.shape),
+    }
+    coarse = {name: metrics.ssim_at(rgb, photo, metrics.COARSE_SSIM_HEIGHT) for name, rgb in cases.items()}
+    margin = 3 * metric_table.NOISE_SCALE["coarse_ssim"]
+    assert coarse["photo"] == pytest.approx(1.0)
+    assert coarse["photo"] > coarse["photo under texture"] > max(coarse["painting"], coarse["noise"])
+    assert coarse["photo under texture"] >= gate["min"] + margin
+    assert max(coarse["painting"], coarse["noise"]) < gate["min"] - margin
+    assert metrics.ssim_luminance(cases["photo under texture"], photo) < 0.2  # the former gate's threshold
+
+
+def test_measure_reports_coarse_ssim_at_its_height(tmp_path, judge):
+    """measure()'s row has coarse_ssim: the luminance SSIM of both images shrunk to 64 px."""
+    rgb = quantised(scene(128, 192))
+    other = quantised(blurred(scene(128, 192), 3.0))
+    row = metrics.measure(
+        save(tmp_path, "out", other), save(tmp_path, "photo", rgb), save(tmp_path, "style", rgb), judge=judge
+    )
+    assert row["coarse_ssim"] == pytest.approx(metrics.ssim_at(other, rgb, metrics.COARSE_SSIM_HEIGHT))
+    assert row["coarse_ssim"] > row["content_ssim"]  # the blur is finer than 64 px can see
