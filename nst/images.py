@@ -7,6 +7,7 @@ The optimised image is an ImageNet-normalised RGB tensor, x = (rgb - mean) / std
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -153,3 +154,17 @@ def initial_image(
     if noise_units == "grey_levels":  # one grey level is 1 / (255 * std) in normalised units
         noise = noise / (255.0 * _STD)
     return noise
+
+
+def nudge(image: torch.Tensor, k: int) -> torch.Tensor:
+    """`image` with every value moved by exactly one float step (torch.nextafter), towards +inf or
+    -inf in a pattern drawn from seed k; k = 0: `image` itself. A deterministic init (content, style)
+    has no chance of its own on one machine; another machine's float order moves a run by about this
+    much at its first evaluation (bench/bench_repeat_chance.py), so nudged runs are its chance repeats."""
+    if k == 0:
+        return image
+    generator = torch.Generator().manual_seed(k)
+    up = torch.randint(0, 2, image.shape, generator=generator) == 1
+    towards = torch.full(image.shape, -math.inf, dtype=image.dtype)
+    towards[up] = math.inf
+    return torch.nextafter(image, towards.to(image.device))
