@@ -14,6 +14,7 @@ from nst_pipeline.job_log import job_log
 from nst_pipeline.measure import judge_height, measure_pairs_rule, measure_rule
 from nst_pipeline.report_job import run_report_job
 from nst_pipeline.plan import experiments_by_run, plan_experiments, run_name_regex
+from nst_pipeline.repeats import NOISE_EXPERIMENT, pairwise_runs
 
 try:
     PLAN = plan_experiments(config, base_dir=Path(workflow.basedir))
@@ -169,7 +170,10 @@ def all_grids():
 
 
 def pair_runs(wildcards):
-    """The distinct runs of one experiment and pair, in grid order."""
+    """The distinct runs of one experiment and pair, in grid order; of the noise grid, only the content
+    repeats (the distances the margins read: nst_pipeline.repeats.pairwise_runs)."""
+    if wildcards.experiment == NOISE_EXPERIMENT:
+        return pairwise_runs(PLAN.noise, wildcards.pair)
     return list(dict.fromkeys(entry["run"] for entry in grid_entries(wildcards)))
 
 
@@ -204,3 +208,9 @@ def plan_for_report():
         name: {"claim": e.claim, "varied": e.varied, "pairs": e.pairs, "runs": e.runs, "findings": e.findings}
         for name, e in PLAN.experiments.items()
     }
+
+
+def noise_for_report():
+    """The noise repeats (nst_pipeline.repeats): their runs per scale and pair, each finding's scale.
+    Their metrics and pairwise distances are the report's inputs already (every run, every grid)."""
+    return PLAN.noise
