@@ -11,35 +11,46 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from nst_pipeline import paths, scorecard
+from nst_pipeline import noise, paths, scorecard
 from nst_pipeline.grid import grid_png, grid_title
 from nst_pipeline.outcome import RunOutcome, load_outcomes
 from nst_pipeline.report import ExperimentResults, build_report
 from nst_pipeline.runs_table import write_runs_table
 
 
-def run_report_job(plan: dict, title: str) -> None:
+def run_report_job(plan: dict, title: str, noise_plan: dict | None = None) -> None:
     """The whole job, writing the make_report rule's outputs (paths.REPORT, RUNS_TABLE, FINDINGS,
-    relative to the working directory). `plan`: common.smk's plan_for_report()."""
-    write_report(plan, Path(paths.REPORT), title, Path(paths.RUNS_TABLE), Path(paths.FINDINGS))
+    relative to the working directory). `plan`: common.smk's plan_for_report(); `noise_plan`: its
+    noise_for_report() (the noise repeats, nst_pipeline.repeats)."""
+    write_report(plan, Path(paths.REPORT), title, Path(paths.RUNS_TABLE), Path(paths.FINDINGS), noise_plan)
 
 
-def write_report(plan: dict, out: Path, title: str, table: Path | None = None, verdicts: Path | None = None) -> None:
+def write_report(
+    plan: dict,
+    out: Path,
+    title: str,
+    table: Path | None = None,
+    verdicts: Path | None = None,
+    noise_plan: dict | None = None,
+) -> None:
     """The HTML report from whatever is on disk (each run's files read once). A pair whose grid the
     pipeline has not made (because a run failed) gets one drawn here, with the failed runs' tiles marked.
-    `table`, `verdicts`: where to write runs.tsv and findings.json too (the make_report rule's outputs)."""
+    `table`, `verdicts`: where to write runs.tsv and findings.json too (the make_report rule's outputs);
+    `noise_plan`: the noise repeats, whose spread gives the findings' margins (else the fixed table's)."""
     seen: dict[str, RunOutcome] = {}
     outcomes = {
         name: {pair: load_outcomes(name, pair, experiment["runs"][pair], seen) for pair in experiment["pairs"]}
         for name, experiment in plan.items()
     }
     measured = scorecard.load_metrics(seen)
-    evaluated = scorecard.evaluate_plan(plan, outcomes, measured)
+    margins = _noise_margins(noise_plan, seen, measured)
+    evaluated = scorecard.evaluate_plan(plan, outcomes, measured, noise_plan, margins)
     runs = [run for pairs in outcomes.values() for runs in pairs.values() for run in runs]
+    noise_section = scorecard.noise_section(noise_plan, margins)
     if table is not None:
         write_runs_table(runs, measured, table)
     if verdicts is not None:
-        scorecard.write_findings(evaluated, measured, verdicts, scorecard.judged_scale(runs, measured))
+        scorecard.write_findings(evaluated, measured, verdicts, scorecard.judged_scale(runs, measured), noise_section)
     experiments = [
         ExperimentResults(
             name=name,
@@ -54,7 +65,18 @@ def write_report(plan: dict, out: Path, title: str, table: Path | None = None, v
         )
         for name, experiment in plan.items()
     ]
-    build_report(experiments, Path(out), title=title)
+    build_report(experiments, Path(out), title=title, noise=noise_section)
+
+
+def _noise_margins(noise_plan: dict | None, seen: dict[str, RunOutcome], measured: dict) -> dict:
+    """The margins the noise repeats measure (nst_pipeline.noise), from the finished repeats only (a
+    failed run's metrics file is from an earlier attempt) and the noise grid's pairwise distances."""
+    if not noise_plan or not noise_plan.get("scales"):
+        return {}
+    finished = {run: payload for run, payload in measured.items() if run in seen and seen[run].status == "ok"}
+    pairs = {pair for entry in noise_plan["scales"].values() for pair in entry["pairs"]}
+    pairwise = {pair: scorecard.load_pairs(noise_plan["experiment"], pair) or {} for pair in pairs}
+    return noise.all_margins(noise_plan, finished, pairwise)
 
 
 def _grid_for_report(experiment: str, pair: str, runs: list[RunOutcome], seen: dict) -> bytes | None:
