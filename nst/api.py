@@ -14,9 +14,9 @@ here). Where each comes from:
 - style_layer_weights None: equal weights, w_l = 1/N (Gatys et al. 2016; nst.losses.StyleLoss).
 - region_map None: no spatial control (one style, or a blend, over the whole image).
 - init_nudge 0: the start image exactly as the init method makes it. k > 0 moves each of its values
-  by one float step (nst.images.nudge): a chance repeat of a deterministic init (content, style) of
-  the size another machine's float order gives (bench/bench_repeat_chance.py, BENCHMARKS.md); the
-  pipeline's noise repeats use it (nst_pipeline.repeats).
+  by 64 float steps (nst.images.nudge, NUDGE_STEPS): a chance repeat of a deterministic init (content,
+  style) of the size another machine's float order and kernels give (bench/bench_repeat_chance.py,
+  BENCHMARKS.md); the pipeline's noise repeats use it (nst_pipeline.repeats).
 
 A run is composed of small parts: nst.objective (targets + weighted losses), nst.optimize (the
 L-BFGS/Adam driver, reporting each iteration through callbacks), nst.checkpoint (fingerprint,

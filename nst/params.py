@@ -165,7 +165,7 @@ RUN_PARAMETERS = (
     RunParameter(
         "init_nudge",
         int,
-        "0: the start image as the init method makes it; k > 0: every value of it moved by one float step, "
+        "0: the start image as the init method makes it; k > 0: every value of it moved by 64 float steps, "
         "up or down in a pattern seeded by k (a chance repeat of a deterministic init: nst.images.nudge)",
         id_key="nd",
         minimum=0,
