@@ -1,7 +1,7 @@
 """Margins from the noise repeats: the chance spread measured at each scale findings are judged at.
 
 The planner's repeats (nst_pipeline.repeats) are runs that differ only by chance: gaussian inits with
-other seeds, content inits nudged by one float step. Here, in the report job, their yardstick numbers
+other seeds, content inits nudged by 64 float steps. Here, in the report job, their yardstick numbers
 (results/metrics/<run>.json, every budget B/8 ... B) become a margin per scale, budget and metric:
 
   spread    per-run metrics: the sample standard deviation of each kind's repeats, pooled over the

@@ -61,13 +61,13 @@ SCALE_PARAMETERS = (
 )
 DEFAULT_REPEATS = 3  # the schema's default (workflow/schemas/config.schema.yaml)
 # Above this a repeat set costs more than the experiments it serves (each repeat is a run per kind,
-# scale and pair); 20 already pins a 95% bound on the spread within 1.3x of the sample's.
+# scale and pair); 20 already pins a 95% bound on the spread within 1.4x of the sample's.
 MAX_REPEATS = 20
 KINDS = ("gaussian", "content")
-KIND_WORDS = {"gaussian": "gaussian init, another seed", "content": "content init, nudged by one float step"}
+KIND_WORDS = {"gaussian": "gaussian init, another seed", "content": "content init, nudged by 64 float steps"}
 NOISE_CLAIM = (
     "Not an experiment: the pipeline's own noise. Each row repeats one run with nothing changed but chance "
-    "- gaussian init with other seeds, content init with its start image nudged by one float step - at a "
+    "- gaussian init with other seeds, content init with its start image nudged by 64 float steps - at a "
     "scale the findings are judged at. Their spread is the findings' noise margin there (README, 'Verdict "
     "rules'); two tiles of a row differ by chance alone."
 )
@@ -87,7 +87,7 @@ def repeat_count(config: dict) -> int:
     if value > MAX_REPEATS:
         raise RepeatsError(
             f"noise_repeats: {value} is more than {MAX_REPEATS} (each repeat is one run per kind, scale and pair; "
-            f"{MAX_REPEATS} already pin the spread's 95% bound within 1.3x)"
+            f"{MAX_REPEATS} already pin the spread's 95% bound within 1.4x)"
         )
     return value
 

@@ -161,8 +161,9 @@ def _pair_metrics_context(experiment: ExperimentResults, pair: str, runs: list[R
     margins = {key: findings.margin(key) for key in RUN_METRICS}
     plot = metrics_png(runs, measured, margins, f"{experiment.name} — {' × '.join(paths.split_pair(pair))}: yardstick")
     caption = (
-        "The yardstick against the varied value, one line per grid row; error bars: the noise margin "
-        "(3 × the chance spread) a difference must exceed to count."
+        "The yardstick against the varied value, one line per grid row; error bars: the fixed table's noise "
+        "margin (3 × the chance spread at 128 px × 100 iterations); the findings use the margin measured at "
+        "their own scale where the noise repeats ran (scorecard, noise margins)."
     )
     return {
         "metrics_table": {

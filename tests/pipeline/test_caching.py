@@ -30,7 +30,7 @@ def finished(tmp_path_factory):
     """A copy of workflow + packages and its own finished run of two runs (init content, gaussian),
     measured, with config.yaml's findings on init (F1a, F1b) evaluated. 40 iterations (at 32 px):
     enough for milestones at 5, 10 and 20 (nst.milestones), measured as budgets. noise_repeats 1: two
-    more runs (gaussian seed 1, content nudged by one float step) and their grid, whose spread gives the
+    more runs (gaussian seed 1, content nudged by 64 float steps) and their grid, whose spread gives the
     findings' margins (the one pipeline test that runs repeats: tests/configs/tiny.yaml has none)."""
     root = tmp_path_factory.mktemp("caching")
     snakefile = copy_workflow(root / "copy")
@@ -290,7 +290,7 @@ def test_findings_are_judged_with_the_margins_their_repeats_measured(finished):
     [f1a] = [f for f in payload["findings"] if f["id"] == "F1a"]
     perceptual = f1a["margins"]["perceptual"]
     assert perceptual["kind"] == "content" and perceptual["runs"][1].endswith("_nd_1")
-    assert perceptual["spread"] > 0  # one float step at the start: another image at the end
+    assert perceptual["spread"] > 0  # 64 float steps at the start: another image at the end
     assert (work / "results/grids/noise/chelsea__starry_night.png").is_file()
     card = html_element((work / "results/report.html").read_text(), "scorecard")
     assert "Noise margins, measured at the scale judged" in card.text and "(margin measured here)" in card.text
