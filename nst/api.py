@@ -13,6 +13,10 @@ here). Where each comes from:
   al. 2016 prefer "avg": an option, nst.params.POOLINGS).
 - style_layer_weights None: equal weights, w_l = 1/N (Gatys et al. 2016; nst.losses.StyleLoss).
 - region_map None: no spatial control (one style, or a blend, over the whole image).
+- init_nudge 0: the start image exactly as the init method makes it. k > 0 moves each of its values
+  by 64 float steps (nst.images.nudge, NUDGE_STEPS): a chance repeat of a deterministic init (content,
+  style) of the size another machine's float order and kernels give (bench/bench_repeat_chance.py,
+  BENCHMARKS.md); the pipeline's noise repeats use it (nst_pipeline.repeats).
 
 A run is composed of small parts: nst.objective (targets + weighted losses), nst.optimize (the
 L-BFGS/Adam driver, reporting each iteration through callbacks), nst.checkpoint (fingerprint,
@@ -100,6 +104,7 @@ def stylize(
     pooling: str = "max",
     style_layer_weights: Sequence[float] | None = None,
     region_map: str | Path | None = None,
+    init_nudge: int = 0,
     noise_units: str = "normalised",
     seed: int = 0,
     device: str = "auto",

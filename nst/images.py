@@ -7,6 +7,7 @@ The optimised image is an ImageNet-normalised RGB tensor, x = (rgb - mean) / std
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -153,3 +154,32 @@ def initial_image(
     if noise_units == "grey_levels":  # one grey level is 1 / (255 * std) in normalised units
         noise = noise / (255.0 * _STD)
     return noise
+
+
+# How far init_nudge moves each start value, in float steps: bench/bench_repeat_chance.py (BENCHMARKS.md,
+# "Which chance a second machine gives") - content-init runs nudged by 64 steps end as far apart
+# (pairwise perceptual distance, 128 px x 60 iterations) as the same run with other CPU kernels, and a
+# 1-step nudge three to four times closer; the per-run metrics spread alike for both.
+NUDGE_STEPS = 64
+
+
+def nudge_towards(image: torch.Tensor, k: int) -> torch.Tensor:
+    """+inf or -inf per value of `image`, a pattern drawn from seed k (init_nudge's directions)."""
+    generator = torch.Generator().manual_seed(k)
+    up = torch.randint(0, 2, image.shape, generator=generator) == 1
+    towards = torch.full(image.shape, -math.inf, dtype=image.dtype)
+    towards[up] = math.inf
+    return towards.to(image.device)
+
+
+def nudge(image: torch.Tensor, k: int) -> torch.Tensor:
+    """`image` with every value moved by exactly NUDGE_STEPS float steps (torch.nextafter, that many
+    times), up or down in a pattern drawn from seed k; k = 0: `image` itself. A deterministic init
+    (content, style) has no chance of its own on one machine; a second machine's float order and
+    kernels move a run about as far as this does (NUDGE_STEPS), so nudged runs are its chance repeats."""
+    if k == 0:
+        return image
+    towards = nudge_towards(image, k)
+    for _ in range(NUDGE_STEPS):
+        image = torch.nextafter(image, towards)
+    return image

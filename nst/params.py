@@ -162,6 +162,14 @@ RUN_PARAMETERS = (
         "style the regions one each, in the colours' sorted order (darkest first, nst.regions)",
         id_key="rm",
     ),
+    RunParameter(
+        "init_nudge",
+        int,
+        "0: the start image as the init method makes it; k > 0: every value of it moved by 64 float steps, "
+        "up or down in a pattern seeded by k (a chance repeat of a deterministic init: nst.images.nudge)",
+        id_key="nd",
+        minimum=0,
+    ),
     RunParameter("device", str, "auto, cpu, cuda, cuda:N"),
     RunParameter("threads", int, "torch's CPU threads (default: torch's choice)", minimum=1),
     RunParameter(

@@ -74,9 +74,10 @@ class RunImages:
             style = (torch.cat(styles) * masks).sum(dim=0, keepdim=True)
         else:
             style = styles[0] if weights is None else sum(w * s for w, s in zip(weights, styles))
-        return images.initial_image(
+        start = images.initial_image(
             self.params["init_method"], content, style, self.params["seed"], self.params["noise_units"]
         )
+        return images.nudge(start, self.params["init_nudge"])
 
     def first_stage_height(self) -> int:
         return [*self.params["stage_heights"], self.params["height"]][0]

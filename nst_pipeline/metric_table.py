@@ -17,18 +17,20 @@ class Metric:
     header: str  # a table column's header
     words: str  # what it means, which end is which: scorecard lines and plot titles
     percent: bool = False  # a share: shown as a percentage
-    # How far two runs differ by chance (one standard deviation), where measured; a check may read
-    # only a metric with a noise scale (its margin is NOISE_MULTIPLE of it: nst_pipeline.findings).
+    # How far two runs differ by chance (one standard deviation) in the fixed table, where measured
+    # (the margin, NOISE_MULTIPLE of it, where the noise repeats measure none: nst_pipeline.findings).
     noise_scale: float | None = None
     pairwise: bool = False  # a distance between two runs (rule measure_pairs), not a per-run value
     plotted: bool = False  # one panel of the report's yardstick plot
     in_html_table: bool = False  # a column of the report's all-runs table (runs.tsv has every per-run metric)
 
 
-# Noise scales: bench/validate_yardstick.py at 128 px, 100 L-BFGS iterations - the largest standard
-# deviation over 3 gaussian-init seeds at style layers 6 and at 3, and over content init at 1 vs 2
-# threads (float summation order is content init's only chance; its seed changes nothing). Three
-# samples each: a scale to compare effects against, not a precise figure.
+# The fixed table's noise scales: bench/validate_yardstick.py at 128 px, 100 L-BFGS iterations - the
+# largest standard deviation over 3 gaussian-init seeds at style layers 6 and at 3, and over content
+# init at 1 vs 2 threads (float summation order is content init's only chance; its seed changes
+# nothing). Three samples each: a scale to compare effects against, not a precise figure. Findings
+# judged where the pipeline's own noise repeats ran use the margin measured there instead
+# (nst_pipeline.repeats, nst_pipeline.noise); these are the fallback (noise_repeats: 0).
 METRICS = (
     Metric(
         "content_ssim",
@@ -108,10 +110,16 @@ METRICS = (
 )
 
 BY_KEY = {metric.key: metric for metric in METRICS}
-# per-run metrics a check may read, in the table's order (runs.tsv's metric columns too)
+# per-run metrics with a fixed-table noise scale, in the table's order (runs.tsv's metric columns too;
+# a gate may read these)
 RUN_METRICS = tuple(m.key for m in METRICS if m.noise_scale is not None and not m.pairwise)
 PAIR_METRICS = tuple(m.key for m in METRICS if m.pairwise)
-CHECK_METRICS = RUN_METRICS + PAIR_METRICS
+# every per-run metric: the noise repeats measure the chance spread of each (nst_pipeline.noise)
+REPEAT_METRICS = tuple(m.key for m in METRICS if not m.pairwise)
+# what a check may read: a metric with a margin, from the fixed table or from the noise repeats (a
+# metric without a fixed-table scale, e.g. a loss share, only where repeats measure it: the planner
+# refuses a finding that would have neither, nst_pipeline.repeats)
+CHECK_METRICS = REPEAT_METRICS + PAIR_METRICS
 NOISE_SCALE = {m.key: m.noise_scale for m in METRICS if m.noise_scale is not None}
 
 

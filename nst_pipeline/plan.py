@@ -22,6 +22,7 @@ from nst.naming import run_id
 from nst.params import sole_style
 from nst_pipeline.findings import FindingError, validate_finding
 from nst_pipeline.paths import PAIR_SEPARATOR, pair_name, run_name, split_run
+from nst_pipeline.repeats import NOISE_CLAIM, NOISE_EXPERIMENT, RepeatsError, plan_repeats
 
 
 class ConfigError(NSTInputError):
@@ -55,6 +56,7 @@ class Experiment:
 class Plan:
     runs: dict[str, Run]
     experiments: dict[str, Experiment]
+    noise: dict = field(default_factory=dict)  # the noise repeats (nst_pipeline.repeats.NoisePlan.as_json)
 
 
 def _image_paths(config: dict, kind: str, base_dir: Path) -> dict[str, str | list[str]]:
@@ -137,8 +139,9 @@ def _plan(config: dict, base_dir: Path) -> Plan:
         for name in _selected_experiments(config)
     }
     _check_findings(config, experiments, runs)
+    noise = _plan_noise_repeats(config, experiments, runs, resolver)
     _check_bf16_speed(runs, config.get("device", "auto"), config.get("allow_slow_bf16", False))
-    return Plan(runs, experiments)
+    return Plan(runs, experiments, noise)
 
 
 def _expand_experiment(
@@ -258,6 +261,20 @@ def _check_findings(config: dict, experiments: dict[str, Experiment], runs: dict
             except FindingError as error:
                 raise ConfigError(f"{where}.{error}") from None
             experiment.findings.append(checked)
+
+
+def _plan_noise_repeats(config: dict, experiments: dict[str, Experiment], runs: dict[str, Run], resolver) -> dict:
+    """The noise repeats at every scale the findings are judged at (nst_pipeline.repeats): their runs
+    join `runs`, their grid joins `experiments` as NOISE_EXPERIMENT. Returns the noise plan as JSON."""
+    try:
+        noise, entries = plan_repeats(config, experiments, runs, resolver.run)
+    except RepeatsError as error:
+        raise ConfigError(f"config {error}") from None
+    if entries:
+        images = {pair: next(e.images[pair] for e in experiments.values() if pair in e.images) for pair in entries}
+        varied, pairs = ["init_method", "seed", "init_nudge"], list(entries)
+        experiments[NOISE_EXPERIMENT] = Experiment(NOISE_EXPERIMENT, NOISE_CLAIM, varied, pairs, entries, images)
+    return noise.as_json()
 
 
 def experiments_by_run(plan: Plan) -> dict[str, list[str]]:

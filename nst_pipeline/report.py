@@ -164,8 +164,9 @@ def _pair_metrics_context(experiment: ExperimentResults, pair: str, runs: list[R
     margins = {key: findings.margin(key) for key in RUN_METRICS}
     plot = metrics_png(runs, measured, margins, f"{experiment.name} — {' × '.join(paths.split_pair(pair))}: yardstick")
     caption = (
-        "The yardstick against the varied value, one line per grid row; error bars: the noise margin "
-        "(3 × the chance spread) a difference must exceed to count."
+        "The yardstick against the varied value, one line per grid row; error bars: the fixed table's noise "
+        "margin (3 × the chance spread at 128 px × 100 iterations); the findings use the margin measured at "
+        "their own scale where the noise repeats ran (scorecard, noise margins)."
     )
     return {
         "metrics_table": {
@@ -215,8 +216,10 @@ def _header_context(entries: list[RunOutcome], n_experiments: int) -> dict:
     }
 
 
-def page_context(experiments: list[ExperimentResults], title: str, compared: ComparedWith | None = None) -> dict:
-    """Everything report.html.j2 shows."""
+def page_context(
+    experiments: list[ExperimentResults], title: str, compared: ComparedWith | None = None, noise: dict | None = None
+) -> dict:
+    """Everything report.html.j2 shows; `noise`: findings.json's "noise" section (scorecard.noise_section)."""
     entries = [run for experiment in experiments for run in experiment.runs]
     measured = {run: payload for experiment in experiments for run, payload in experiment.measured.items()}
     # each run's thumbnail encoded once, however many findings show it
@@ -227,6 +230,7 @@ def page_context(experiments: list[ExperimentResults], title: str, compared: Com
         "compared": _compared_context(compared) if compared else None,
         **_header_context(entries, len(experiments)),
         "scorecard": _scorecard_context(experiments, measured, scorecard.judged_scale(entries, measured), pictures),
+        "noise": noise_context(noise),
         "experiments": [_experiment_context(experiment) for experiment in experiments],
         "table_columns": TABLE_COLUMNS,
         "metric_columns": METRIC_TABLE_COLUMNS,
@@ -341,12 +345,37 @@ def _scorecard_notes(rows: list[dict], measured: dict) -> list[str]:
     heights = scorecard.judge_heights(measured)
     from nst_pipeline.metrics import JUDGE_HEIGHT
 
-    if heights and min(heights) < JUDGE_HEIGHT:
+    fixed = any("fixed table" in row["numbers"] for row in rows)
+    if heights and min(heights) < JUDGE_HEIGHT and fixed:
         notes.append(
             f"Judged at {min(heights)} px, below the {JUDGE_HEIGHT} px at which the noise scale was measured "
             "(bench/validate_yardstick.py): the margins are a guide, not a calibration, at this size."
         )
     return notes
+
+
+def noise_context(noise: dict | None) -> dict | None:
+    """The scorecard's noise table: per scale judged with repeats, each metric's spread, samples and
+    margin at the final budget B, the fixed table's margin beside it (None: no repeats anywhere)."""
+    if not noise or not noise.get("scales"):
+        return None
+    tables = []
+    for table in noise["scales"]:
+        final = next((b for b in table["budgets"] if b["budget"] == "B"), None)
+        rows = [
+            {
+                "metric": row["metric"],
+                "kind": row["kind_words"],
+                "spread": format_g(row["spread"]),
+                "samples": row["samples"],
+                "margin": format_g(row["margin"]),
+                "fixed": format_g(row["fixed"]),
+            }
+            for row in (final or {}).get("rows", [])
+        ]
+        pairs = ", ".join(" × ".join(paths.split_pair(pair)) for pair in table["pairs"])
+        tables.append({"scale": table["scale"], "pairs": pairs, "rows": rows})
+    return {"repeats": noise["repeats"], "rule": noise["rule"], "tables": tables}
 
 
 def _environment() -> Environment:
@@ -364,10 +393,13 @@ def _environment() -> Environment:
 
 
 def render_report(
-    experiments: list[ExperimentResults], title: str = "nst-pipeline report", compared: ComparedWith | None = None
+    experiments: list[ExperimentResults],
+    title: str = "nst-pipeline report",
+    compared: ComparedWith | None = None,
+    noise: dict | None = None,
 ) -> str:
     """The whole page, as HTML text."""
-    return _environment().get_template("report.html.j2").render(page_context(experiments, title, compared))
+    return _environment().get_template("report.html.j2").render(page_context(experiments, title, compared, noise))
 
 
 def build_report(
@@ -375,9 +407,10 @@ def build_report(
     out: Path,
     title: str = "nst-pipeline report",
     compared: ComparedWith | None = None,
+    noise: dict | None = None,
 ) -> None:
     """Write the whole report to `out` (one HTML file, atomically)."""
-    atomic_write_bytes(Path(out), render_report(experiments, title, compared).encode("utf-8"))
+    atomic_write_bytes(Path(out), render_report(experiments, title, compared, noise).encode("utf-8"))
 
 
 # ---------------------------------------------------------------- "Compared with" (config compare_with)

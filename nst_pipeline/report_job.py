@@ -12,18 +12,21 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from nst_pipeline import compare, evidence, paths, report, scorecard
+from nst_pipeline import compare, evidence, noise, paths, report, scorecard
 from nst_pipeline.grid import grid_png, grid_title
 from nst_pipeline.outcome import RunOutcome, load_outcomes
 from nst_pipeline.report import ComparedWith, ExperimentResults, build_report
 from nst_pipeline.runs_table import write_runs_table
 
 
-def run_report_job(plan: dict, title: str, compare_with: str | None = None) -> None:
+def run_report_job(plan: dict, title: str, compare_with: str | None = None, noise_plan: dict | None = None) -> None:
     """The whole job, writing the make_report rule's outputs (paths.REPORT, RUNS_TABLE, FINDINGS,
     relative to the working directory). `plan`: common.smk's plan_for_report(); `compare_with`: config
-    compare_with, resolved (a results folder or snapshot to compare with: the report's "Compared with")."""
-    write_report(plan, Path(paths.REPORT), title, Path(paths.RUNS_TABLE), Path(paths.FINDINGS), compare_with)
+    compare_with, resolved (a results folder or snapshot to compare with: the report's "Compared with");
+    `noise_plan`: its noise_for_report() (the noise repeats, nst_pipeline.repeats)."""
+    write_report(
+        plan, Path(paths.REPORT), title, Path(paths.RUNS_TABLE), Path(paths.FINDINGS), compare_with, noise_plan
+    )
 
 
 def write_report(
@@ -33,24 +36,28 @@ def write_report(
     table: Path | None = None,
     verdicts: Path | None = None,
     compare_with: str | Path | None = None,
+    noise_plan: dict | None = None,
 ) -> None:
     """The HTML report from whatever is on disk (each run's files read once). A pair whose grid the
     pipeline has not made (because a run failed) gets one drawn here, with the failed runs' tiles marked.
     `table`, `verdicts`: where to write runs.tsv and findings.json too (the make_report rule's outputs);
-    `compare_with`: compare the results folder they are in with it (needs both written)."""
+    `compare_with`: compare the results folder they are in with it (needs both written);
+    `noise_plan`: the noise repeats, whose spread gives the findings' margins (else the fixed table's)."""
     seen: dict[str, RunOutcome] = {}
     outcomes = {
         name: {pair: load_outcomes(name, pair, experiment["runs"][pair], seen) for pair in experiment["pairs"]}
         for name, experiment in plan.items()
     }
     measured = scorecard.load_metrics(seen)
-    evaluated = scorecard.evaluate_plan(plan, outcomes, measured)
+    margins = _noise_margins(noise_plan, seen, measured)
+    evaluated = scorecard.evaluate_plan(plan, outcomes, measured, noise_plan, margins)
     runs = [run for pairs in outcomes.values() for runs in pairs.values() for run in runs]
     thumbnails = evidence.thumbnails(evaluated, seen)  # once per run, however many findings show it
+    noise_section = scorecard.noise_section(noise_plan, margins)
     if table is not None:
         write_runs_table(runs, measured, table)
     if verdicts is not None:
-        scorecard.write_findings(evaluated, measured, verdicts, scorecard.judged_scale(runs, measured))
+        scorecard.write_findings(evaluated, measured, verdicts, scorecard.judged_scale(runs, measured), noise_section)
     experiments = [
         ExperimentResults(
             name=name,
@@ -71,7 +78,7 @@ def write_report(
     compared = None
     if compare_with is not None and table is not None and verdicts is not None:
         compared = compared_with(Path(verdicts).parent, Path(compare_with))
-    build_report(experiments, Path(out), title=title, compared=compared)
+    build_report(experiments, Path(out), title=title, compared=compared, noise=noise_section)
 
 
 def compared_with(results: Path, other: Path) -> ComparedWith:
@@ -89,6 +96,17 @@ def compared_with(results: Path, other: Path) -> ComparedWith:
     shown = [r["run"] for r in comparison["runs"] if r["fails"]][: report.MAX_COMPARED_RUNS]
     images = {run: (read(side_a.image(run)), read(side_b.image(run))) for run in shown}
     return ComparedWith(comparison, images, b_has_images=side_b.kind == "results folder")
+
+
+def _noise_margins(noise_plan: dict | None, seen: dict[str, RunOutcome], measured: dict) -> dict:
+    """The margins the noise repeats measure (nst_pipeline.noise), from the finished repeats only (a
+    failed run's metrics file is from an earlier attempt) and the noise grid's pairwise distances."""
+    if not noise_plan or not noise_plan.get("scales"):
+        return {}
+    finished = {run: payload for run, payload in measured.items() if run in seen and seen[run].status == "ok"}
+    pairs = {pair for entry in noise_plan["scales"].values() for pair in entry["pairs"]}
+    pairwise = {pair: scorecard.load_pairs(noise_plan["experiment"], pair) or {} for pair in pairs}
+    return noise.all_margins(noise_plan, finished, pairwise)
 
 
 def _grid_for_report(experiment: str, pair: str, runs: list[RunOutcome], seen: dict) -> bytes | None:

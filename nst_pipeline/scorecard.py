@@ -14,9 +14,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from nst.images import atomic_write_bytes
-from nst_pipeline import findings, paths
+from nst_pipeline import findings, noise, paths
 from nst_pipeline.formatting import format_g
-from nst_pipeline.metric_table import CHECK_METRICS, NOISE_SCALE, words
+from nst_pipeline.metric_table import NOISE_SCALE, words
 from nst_pipeline.outcome import RunOutcome
 
 # The study's scale: its figures are snapshots at its code base's defaults, 1000 L-BFGS iterations at
@@ -74,8 +74,16 @@ def run_view(outcome: RunOutcome, measured: dict | None) -> findings.RunView:
     )
 
 
-def evaluate_plan(plan: dict, outcomes: dict[str, dict[str, list[RunOutcome]]], measured: dict) -> list:
-    """Every finding of every experiment, once per pair: a list of findings.Verdict."""
+def evaluate_plan(
+    plan: dict,
+    outcomes: dict[str, dict[str, list[RunOutcome]]],
+    measured: dict,
+    noise_plan: dict | None = None,
+    margins: dict | None = None,
+) -> list:
+    """Every finding of every experiment, once per pair: a list of findings.Verdict. `noise_plan`,
+    `margins`: the noise repeats' plan and the margins measured from them (nst_pipeline.noise); without
+    them every margin is the fixed table's."""
     views = {
         name: {pair: [run_view(o, measured.get(o.run)) for o in runs] for pair, runs in pairs.items()}
         for name, pairs in outcomes.items()
@@ -92,6 +100,7 @@ def evaluate_plan(plan: dict, outcomes: dict[str, dict[str, list[RunOutcome]]], 
                         views[name][pair],
                         others=lambda other, pair=pair: views.get(other, {}).get(pair),
                         pairwise=load_pairs(name, pair),
+                        margins=noise.finding_margins(noise_plan, margins or {}, finding, pair) if noise_plan else None,
                     )
                 )
     return verdicts
@@ -108,8 +117,9 @@ def rules() -> dict:
         "noise_scale": dict(NOISE_SCALE),
         "margins": {
             metric: float(f"{findings.margin(metric):.6g}")  # 0.027, not 0.026999999999999996
-            for metric in CHECK_METRICS
+            for metric in NOISE_SCALE
         },
+        "margin_rule": noise.RULE,
         "settled": "the verdict at B/2 equals the verdict at B, both decided by the numbers",
         "loss_fall_information": {"tail_fraction": findings.CONVERGENCE_TAIL, "flag_fall": findings.CONVERGED_FALL},
     }
@@ -157,11 +167,31 @@ def _finite(value):
     return value
 
 
-def write_findings(verdicts: list, measured: dict, out: Path, scale: dict | None = None) -> None:
+def noise_section(noise_plan: dict | None, margins: dict | None) -> dict:
+    """findings.json's "noise": the repeats per scale, the margins measured from them at each budget
+    beside the fixed table's, the rule, and which scale each finding was judged at."""
+    noise_plan = noise_plan or {}
+    return {
+        "repeats": noise_plan.get("repeats", 0),
+        "rule": noise.RULE,
+        "confidence": noise.CONFIDENCE,
+        "difference_factor": float(f"{noise.DIFFERENCE_FACTOR:.6g}"),
+        "fixed_table": noise.fixed_table(),
+        "scales": noise.noise_table(noise_plan, margins or {}),
+        "runs": {scale: entry["pairs"] for scale, entry in (noise_plan.get("scales") or {}).items()},
+        "findings": noise_plan.get("findings") or {},
+    }
+
+
+def write_findings(
+    verdicts: list, measured: dict, out: Path, scale: dict | None = None, noise_margins: dict | None = None
+) -> None:
+    """results/findings.json; `noise_margins`: its "noise" section (noise_section), where there is one."""
     payload = {
         "judge_heights": judge_heights(measured),
         "scale": scale,
         "rules": rules(),
+        "noise": noise_margins or noise_section(None, None),
         "counts": {state: sum(v.verdict == state for v in verdicts) for state in findings.VERDICTS},
         "settled": {
             "settled": sum(v.settled is True for v in verdicts),
@@ -191,8 +221,17 @@ def numbers_text(verdict) -> str:
         parts.append(f"; gate {gate['metric']} {bounds}: {values}")
     if "difference" in numbers:
         parts.append(f"; difference {format_g(numbers['difference'])}")
-    parts.append(f"; margin {format_g(numbers['margin'])}")
+    parts.append(margin_text(verdict))
     return "".join(parts)
+
+
+def margin_text(verdict) -> str:
+    """ "; margin 0.03 (margin measured here)", or the check's own tolerance where it has one."""
+    numbers = verdict.numbers
+    if "tolerance" in verdict.check:
+        return f"; tolerance {format_g(numbers['margin'])} (the check's own)"
+    source = getattr(verdict, "margin_source", "")
+    return f"; margin {format_g(numbers['margin'])}" + (f" ({source})" if source else "")
 
 
 def shares_text(verdict, measured: dict) -> str | None:

@@ -71,10 +71,36 @@ def scorecard_markdown(payload: dict) -> str:
             finding["statement"],
             f"**{finding['verdict']}**, {state}",
             budgets or "—",
-            finding["reason"] + (f" ({finding['settled_text']})" if finding.get("settled_text") else ""),
+            finding["reason"]
+            + (f" ({finding['settled_text']})" if finding.get("settled_text") else "")
+            + (f"; {finding['margin_source']}" if finding.get("margin_source") else ""),
         ]
         lines.append("| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in cells) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + noise_markdown(payload.get("noise") or {})) + "\n"
+
+
+def noise_markdown(noise: dict) -> list[str]:
+    """The scorecard's noise table per scale (findings.json's "noise"), at the final budget B."""
+    if not noise.get("scales"):
+        return ["", "Margins: the fixed table (no noise repeats: noise_repeats 0, or no finding judged)."]
+    lines = ["", "## Noise margins, measured at the scale judged", "", f"{noise['rule']}."]
+    for table in noise["scales"]:
+        final = next((b for b in table["budgets"] if b["budget"] == "B"), {"rows": []})
+        lines += [
+            "",
+            f"{table['scale']} ({', '.join(table['pairs'])}; {noise['repeats']} repeats of each kind), at B:",
+            "",
+            "| metric | repeats | spread (SD) | samples | margin | fixed table |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in final["rows"]:
+            cells = [row["metric"], row["kind_words"], _g(row["spread"]), str(row["samples"]), _g(row["margin"])]
+            lines.append("| " + " | ".join([*cells, _g(row["fixed"])]) + " |")
+    return lines
+
+
+def _g(value) -> str:
+    return "—" if value is None else f"{value:.3g}"
 
 
 def _downsized(source: Path, target: Path) -> None:

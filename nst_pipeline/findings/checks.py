@@ -8,11 +8,13 @@
   close         two runs (they may come from different experiments) are within a tolerance
   bound         the metric stays below `max` (or above `min`) at the listed values
 
-Noise: a difference counts only when it is larger than the margin NOISE_MULTIPLE x the metric's noise
-scale (nst_pipeline.metric_table). Claims of an effect (best, monotonic, biggest_step, distinct) whose
-effect is within the margin are inconclusive; claims of no effect (alike, close) agree within the
-margin and differ beyond it. Each result names its deciding quantity (numbers["deciding"]): the one
-number that, against its threshold, made the verdict - the report plots it against the budget.
+Noise: a difference counts only when it is larger than the margin: measured at the finding's own scale
+from the pipeline's noise repeats where it has them (nst_pipeline.noise; handed in as check[MARGINS]),
+else NOISE_MULTIPLE x the metric's fixed-table noise scale (nst_pipeline.metric_table). Claims of an
+effect (best, monotonic, biggest_step, distinct) whose effect is within the margin are inconclusive;
+claims of no effect (alike, close) agree within the margin and differ beyond it. Each result names its
+deciding quantity (numbers["deciding"]): the one number that, against its threshold, made the verdict
+- the report plots it against the budget.
 Pure functions: entries in, a Result out.
 """
 
@@ -39,13 +41,43 @@ VERDICTS = ("agrees", "differs", "inconclusive")
 NOISE_MULTIPLE = 3.0
 
 
+# The key under which nst_pipeline.findings.verdict hands a check its margins measured at the
+# finding's own scale (nst_pipeline.noise: metric -> margin), overriding the fixed table's; never a
+# config key (the schema has no such key), never shown as the finding's check.
+MARGINS = "_margins"
+FIXED_TABLE = "fixed table"
+
+
 def noise_scale(metric: str) -> float:
     return metric_table.NOISE_SCALE[metric]
 
 
-def margin(metric: str) -> float:
-    """How far apart two runs' values must be to count as different (NOISE_MULTIPLE noise scales)."""
+def margin(metric: str, measured: dict[str, float] | None = None) -> float:
+    """How far apart two runs' values must be to count as different: the margin measured at the
+    finding's scale where given (`measured`: metric -> margin, nst_pipeline.noise), else the fixed
+    table's NOISE_MULTIPLE noise scales."""
+    if measured and measured.get(metric) is not None:
+        return measured[metric]
     return NOISE_MULTIPLE * noise_scale(metric)
+
+
+def fixed_margin(metric: str) -> dict:
+    """The fixed table's margin of `metric` as a margin record (as nst_pipeline.noise writes measured
+    ones); value None for a metric the table has no noise scale for."""
+    scale = metric_table.NOISE_SCALE.get(metric)
+    return {
+        "metric": metric,
+        "value": None if scale is None else float(f"{NOISE_MULTIPLE * scale:.6g}"),
+        "source": FIXED_TABLE,
+        "fixed": None if scale is None else float(f"{NOISE_MULTIPLE * scale:.6g}"),
+        "text": "margin from the fixed table"
+        if scale is not None
+        else "no margin: no fixed-table noise scale and no repeats measured",
+    }
+
+
+def _margin(check: dict, metric: str) -> float:
+    return margin(metric, check.get(MARGINS))
 
 
 @dataclass
@@ -64,7 +96,11 @@ def _deciding(numbers: dict, name: str, value: float | None, threshold: float) -
 def metric_values(check: dict, entries: list[Entry]) -> dict:
     """The check's metric at each entry (None where a run has no value), with its noise margin."""
     metric = check["metric"]
-    return {"metric": metric, "margin": margin(metric), "values": {e.label: e.view.metric(metric) for e in entries}}
+    return {
+        "metric": metric,
+        "margin": _margin(check, metric),
+        "values": {e.label: e.view.metric(metric) for e in entries},
+    }
 
 
 def _gate(check: dict, entries: list[Entry]) -> tuple[list[Entry], list[str], dict]:
@@ -74,7 +110,7 @@ def _gate(check: dict, entries: list[Entry]) -> tuple[list[Entry], list[str], di
     gate = check.get("gate")
     if not gate:
         return entries, [], {}
-    low, high, slack = gate.get("min", -math.inf), gate.get("max", math.inf), margin(gate["metric"])
+    low, high, slack = gate.get("min", -math.inf), gate.get("max", math.inf), _margin(check, gate["metric"])
     values = {e.label: e.view.metric(gate["metric"]) for e in entries}
     passing = [e for e in entries if values[e.label] is not None and low <= values[e.label] <= high]
     near = [
@@ -198,7 +234,7 @@ def check_alike(check: dict, entries: list[Entry], pairwise: list[dict]) -> Resu
     """Pairwise metric: every pair within the margin (or check.tolerance): alike; every pair beyond it:
     distinct. A per-run metric: the same on the differences of its values - but equal values of one
     metric do not make two images the same, so a distinct claim that fails on one is inconclusive."""
-    metric, slack = check["metric"], check.get("tolerance", margin(check["metric"]))
+    metric, slack = check["metric"], check.get("tolerance", _margin(check, check["metric"]))
     if metric in PAIR_METRICS:
         values = _pair_values(check, entries, pairwise)
     else:
@@ -232,7 +268,7 @@ def _label_pairs(values: dict) -> list[tuple[str, str]]:
 def check_close(check: dict, entries: list[Entry]) -> Result:
     """Runs a and b (entries[0], entries[1]) within the tolerance (default: the margin)."""
     metric = check["metric"]
-    tolerance = check.get("tolerance", margin(metric))
+    tolerance = check.get("tolerance", _margin(check, metric))
     a, b = (entry.view.metric(metric) for entry in entries)
     values = {entry.label: entry.view.metric(metric) for entry in entries}
     numbers = {"metric": metric, "margin": tolerance, "values": values, "difference": abs(a - b)}

@@ -17,7 +17,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from nst_pipeline.findings.checks import CHECKS, RUNS_NEEDED, Result, metric_values
+from nst_pipeline.findings.checks import (
+    CHECKS,
+    FIXED_TABLE,
+    MARGINS,
+    RUNS_NEEDED,
+    Result,
+    fixed_margin,
+    metric_values,
+)
 from nst_pipeline.findings.runs import FINAL, Entry, RunView, budget_label, select, selector_run
 from nst_pipeline.metric_table import PAIR_METRICS
 from nst_pipeline.outcome import value_text
@@ -45,6 +53,9 @@ class BudgetVerdict:
     numbers: dict = field(default_factory=dict)
     judged: bool = False  # the numbers decided (no run problem overrode them)
     check_says: str | None = None  # the numbers' verdict where a run problem overrides it
+    # metric -> the margin used here and where it came from: measured at the finding's scale from the
+    # noise repeats, or the fixed table (nst_pipeline.noise; checks.fixed_margin)
+    margins: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -68,6 +79,8 @@ class Verdict:
     settled: bool | None = None  # None: not judged at B or at B/2
     settled_text: str = ""
     trajectory: list[BudgetVerdict] = field(default_factory=list)
+    margins: dict = field(default_factory=dict)  # at B: metric -> the margin record (BudgetVerdict.margins)
+    margin_source: str = ""  # at B, in words: "margin measured here" / "margin from the fixed table"
 
 
 def _problem(view: RunView, needs_metrics: bool) -> str | None:
@@ -128,6 +141,14 @@ def _entries(check: dict, views: list[RunView], others: Callable[[str], list[Run
     return select(check, views)
 
 
+def runs_read(check: dict, views: list[RunView], others: Callable[[str], list[RunView] | None]) -> list[RunView]:
+    """The runs a check reads, as evaluate() reads them: its entries, then a bound's reference runs
+    (the planner asks which scale a finding is judged at: nst_pipeline.repeats). Unavailable where a
+    run it names is in an experiment that is not run."""
+    entries = _entries(check, views, others)
+    return [entry.view for entry in entries + [_selected(check, key, views, others) for key in reference_keys(check)]]
+
+
 def _run_check(check: dict, entries: list[Entry], references: dict[str, Entry], pairwise: list[dict]) -> Result:
     if check["kind"] == "alike":
         return CHECKS["alike"](check, entries, pairwise)
@@ -140,10 +161,37 @@ def _run_check(check: dict, entries: list[Entry], references: dict[str, Entry], 
     return result
 
 
+def check_metrics(check: dict) -> list[str]:
+    """The metrics a check compares against a margin: its metric and its gate's."""
+    return [check["metric"]] + ([check["gate"]["metric"]] if check.get("gate") else [])
+
+
+def _with_margins(check: dict, margins: dict[str, dict]) -> tuple[dict, list[str]]:
+    """The check with its margins handed in (checks.MARGINS), and the metrics that have none (no
+    fixed-table scale and no repeats measured: the check cannot judge them)."""
+    values = {metric: record.get("value") for metric, record in margins.items()}
+    missing = [
+        metric for metric in check_metrics(check) if values.get(metric) is None and not _tolerated(check, metric)
+    ]
+    return check | {MARGINS: values}, missing
+
+
+def _tolerated(check: dict, metric: str) -> bool:
+    return metric == check["metric"] and "tolerance" in check
+
+
 def judge_at(
-    check: dict, entries: list[Entry], references: dict[str, Entry], pairwise: list[dict], fraction: float
+    check: dict,
+    entries: list[Entry],
+    references: dict[str, Entry],
+    pairwise: list[dict],
+    fraction: float,
+    margins: dict[str, dict] | None = None,
 ) -> BudgetVerdict:
-    """The check on the runs as they stood at `fraction` of their budget."""
+    """The check on the runs as they stood at `fraction` of their budget, against `margins` (metric ->
+    margin record, nst_pipeline.noise; default: the fixed table's)."""
+    margins = margins if margins is not None else {metric: fixed_margin(metric) for metric in check_metrics(check)}
+    check, no_margin = _with_margins(check, margins)
     entries = [entry.at(fraction) for entry in entries]
     references = {key: entry.at(fraction) for key, entry in references.items()}
     everything = entries + list(references.values())
@@ -151,18 +199,48 @@ def judge_at(
     problems = _trust_problems(everything, needs_metrics=not pair_metric)
     if pair_metric and not problems and not _pairs_complete(entries, pairwise):
         problems.append(f"pairwise distances missing at {budget_label(fraction)}")
+    if no_margin:
+        problems.append(f"no noise margin for {', '.join(no_margin)} (no fixed-table scale; its repeats not measured)")
     iterations = sorted({e.view.iteration for e in everything if e.view.iteration is not None})
     result = None
-    if pair_metric or _computable(check, everything):
+    if not no_margin and (pair_metric or _computable(check, everything)):
         result = _run_check(check, entries, references, pairwise)
-    numbers = result.numbers if result else metric_values(check, everything)
-    base = {"fraction": fraction, "budget": budget_label(fraction), "iterations": iterations, "numbers": numbers}
+    if result:
+        numbers = result.numbers
+    elif no_margin:
+        numbers = {
+            "metric": check["metric"],
+            "margin": None,
+            "values": {e.label: e.view.metric(check["metric"]) for e in everything},
+        }
+    else:
+        numbers = metric_values(check, everything)
+    base = {
+        "fraction": fraction,
+        "budget": budget_label(fraction),
+        "iterations": iterations,
+        "numbers": numbers,
+        "margins": {metric: margins.get(metric) for metric in check_metrics(check)},
+    }
     if problems:
         says = result.verdict if result else None
         return BudgetVerdict(**base, verdict="inconclusive", reason="; ".join(problems), check_says=says)
     if result is None:
         return BudgetVerdict(**base, verdict="inconclusive", reason="metrics missing")
     return BudgetVerdict(**base, verdict=result.verdict, reason=result.reason, judged=True)
+
+
+def margin_source(margins: dict[str, dict | None]) -> str:
+    """In words, where the margins of a budget came from: "margin measured here" (every metric's from
+    the noise repeats at the finding's scale), "margin from the fixed table", or both, per metric."""
+    sources = {metric: (record or {}).get("source") for metric, record in margins.items()}
+    kinds = set(sources.values())
+    if kinds == {"measured"}:
+        return "margin measured here"
+    if kinds == {FIXED_TABLE}:
+        return "margin from the fixed table"
+    words = {"measured": "margin measured here", FIXED_TABLE: "margin from the fixed table"}
+    return "; ".join(f"{metric}: {words.get(source, 'no margin')}" for metric, source in sources.items())
 
 
 def settledness(trajectory: list[BudgetVerdict]) -> tuple[bool | None, str]:
@@ -189,10 +267,12 @@ def evaluate(
     views: list[RunView],
     others: Callable[[str], list[RunView] | None] = lambda name: None,
     pairwise: dict[float, list[dict]] | list[dict] | None = None,
+    margins: Callable[[float], dict[str, dict]] | None = None,
 ) -> Verdict:
     """One finding's verdict for one pair, at every budget measured. `views`: the experiment's runs for
     the pair; `others(name)`: another experiment's runs for the pair (None: not run); `pairwise`: the
-    measure_pairs rows per budget fraction (a plain list: the final budget's)."""
+    measure_pairs rows per budget fraction (a plain list: the final budget's); `margins(fraction)`:
+    metric -> margin record at that budget (nst_pipeline.noise; default: the fixed table's)."""
     check = finding["check"]
     verdict = Verdict(
         id=finding["id"],
@@ -221,10 +301,14 @@ def evaluate(
     by_fraction = pairwise if isinstance(pairwise, dict) else {FINAL: pairwise or []}
     fractions = sorted(set().union(*(e.view.fractions for e in everything)) | {FINAL})
     verdict.trajectory = [
-        judge_at(check, entries, references, by_fraction.get(fraction, []), fraction) for fraction in fractions
+        judge_at(
+            check, entries, references, by_fraction.get(fraction, []), fraction, margins(fraction) if margins else None
+        )
+        for fraction in fractions
     ]
     final = verdict.trajectory[-1]
     verdict.verdict, verdict.reason, verdict.numbers = final.verdict, final.reason, final.numbers
+    verdict.margins, verdict.margin_source = final.margins, margin_source(final.margins)
     verdict.check_says = final.check_says
     verdict.cause = None if final.verdict != "inconclusive" else (WITHIN_NOISE if final.judged else NOT_JUDGED)
     verdict.settled, verdict.settled_text = settledness(verdict.trajectory)

@@ -177,6 +177,7 @@ def test_classic_script_every_flag_reaches_the_run_and_the_name(repo_root, tmp_p
         "--pooling": "avg",  # vgg16: a VGG, so average pooling is allowed
         "--style_layer_weights": "1,2,3,4",  # one per style layer (4)
         "--noise_units": "grey_levels",
+        "--init_nudge": "2",
         "--seed": "7",
         "--device": "cpu",
         "--threads": "1",  # OMP_NUM_THREADS=2 below: 1 can only come from the flag
@@ -197,7 +198,7 @@ def test_classic_script_every_flag_reaches_the_run_and_the_name(repo_root, tmp_p
     assert proc.returncode == 0, proc.stderr
     name = (
         "cat_swirl+stars_o_adam_i_gaussian_h_40_m_vgg16_cw_50000.0_sw_1000.0_tv_2.5_cl_3_sl_4_w_random_it_3_lr_0.5"
-        "_s_7_nu_grey-levels_st_32_si_1+2_p_bf16_cc_luminance_sb_0.75+0.25_ss_0.75_pl_avg_lw_0.1+0.2+0.3+0.4"
+        "_s_7_nu_grey-levels_st_32_si_1+2_p_bf16_cc_luminance_sb_0.75+0.25_ss_0.75_pl_avg_lw_0.1+0.2+0.3+0.4_nd_2"
     )
     folder = "combined_cat_swirl+stars"
     expected = [f"{folder}/{name}.jpg", f"{folder}/{name}.json", f"{folder}/{name}.milestones/it00002.png"]
@@ -227,6 +228,7 @@ def test_classic_script_every_flag_reaches_the_run_and_the_name(repo_root, tmp_p
         "noise_units": "grey_levels",
         "seed": 7,
         "region_map": None,  # not with a blend: test_regions.py's classic run
+        "init_nudge": 2,
     }
     assert record["content_image"] == str(tmp_path / "photos/cat.jpg")
     assert record["style_images"] == [str(tmp_path / "paintings/swirl.jpg"), str(tmp_path / "paintings/stars.jpg")]

@@ -72,6 +72,7 @@ def parameter_sets(draw):
                 "pooling": st.sampled_from(POOLINGS),
                 "style_layer_weights": st.none() | st.lists(finite, min_size=1, max_size=6),
                 "region_map": st.none(),  # a file: named by its content (tests/engine/test_regions.py)
+                "init_nudge": st.integers(min_value=0, max_value=2**63),
             }
         )
     )

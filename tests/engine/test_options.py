@@ -339,6 +339,37 @@ def test_study_noise_units_start_from_grey(tmp_path):
     assert tv_per_pair == pytest.approx(2 / np.sqrt(np.pi), rel=0.05)
 
 
+# --------------------------------------------------------------------------- init_nudge
+
+
+def test_init_nudge_moves_every_start_value_by_exactly_nudge_steps_float_steps():
+    """k > 0: each value of the start image NUDGE_STEPS (64) float steps up or down (torch.nextafter),
+    in a pattern seeded by k: both directions used, another k another pattern; 0: the start itself."""
+    start = setup_of().initial_image(setup_of().stage(H))
+    up, down = start.clone(), start.clone()
+    for _ in range(images.NUDGE_STEPS):
+        up = torch.nextafter(up, torch.full_like(up, float("inf")))
+        down = torch.nextafter(down, torch.full_like(down, float("-inf")))
+    nudged = {k: setup_of(init_nudge=k).initial_image(setup_of(init_nudge=k).stage(H)) for k in (0, 1, 2)}
+    assert torch.equal(nudged[0], start) and images.NUDGE_STEPS == 64
+    for k in (1, 2):
+        assert bool(((nudged[k] == up) | (nudged[k] == down)).all()) and bool((nudged[k] != start).all())
+        assert 0.4 < float((nudged[k] == up).float().mean()) < 0.6
+    assert not torch.equal(nudged[1], nudged[2])
+    assert torch.equal(images.nudge(start, 1), nudged[1])  # the same pattern every time
+
+
+def test_a_nudged_run_is_deterministic_and_named_apart(tmp_path):
+    first = run(tmp_path / "a" / "out.png", init_nudge=1, iterations=2)
+    again = run(tmp_path / "b" / "out.png", init_nudge=1, iterations=2)
+    assert first.image.read_bytes() == again.image.read_bytes()
+    assert first.record["loss_history"] == again.record["loss_history"]
+    assert first.record["parameters"]["init_nudge"] == 1 and run_id(first.record["parameters"]).endswith("_nd_1")
+    plain = run(tmp_path / "c" / "out.png", iterations=2)  # init_nudge 0: the id of every run before it existed
+    assert "_nd_" not in run_id(plain.record["parameters"])
+    assert plain.record["loss_history"][0] != first.record["loss_history"][0]  # a start 64 float steps off
+
+
 # --------------------------------------------------------------------------- pooling and style layer weights
 
 

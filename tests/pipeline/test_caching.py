@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pipeline_helpers import REPO, copy_workflow, job_counts, snakemake, write_config
+from pipeline_helpers import REPO, copy_workflow, html_element, job_counts, snakemake, write_config
 from snakemake.utils import update_config, validate
 
 from nst import provenance
@@ -29,7 +29,9 @@ ITERATIONS = 40
 def finished(tmp_path_factory):
     """A copy of workflow + packages and its own finished run of two runs (init content, gaussian),
     measured, with config.yaml's findings on init (F1a, F1b) evaluated. 40 iterations (at 32 px):
-    enough for milestones at 5, 10 and 20 (nst.milestones), measured as budgets."""
+    enough for milestones at 5, 10 and 20 (nst.milestones), measured as budgets. noise_repeats 1: two
+    more runs (gaussian seed 1, content nudged by 64 float steps) and their grid, whose spread gives the
+    findings' margins (the one pipeline test that runs repeats: tests/configs/tiny.yaml has none)."""
     root = tmp_path_factory.mktemp("caching")
     snakefile = copy_workflow(root / "copy")
     config = write_config(
@@ -37,6 +39,7 @@ def finished(tmp_path_factory):
         run_experiments=["init"],
         defaults={"weights": "bundled", "height": 32, "iterations": ITERATIONS},
         experiments={"init": {"sweeps": [{"vary": {"init_method": ["content", "gaussian"]}}]}},
+        noise_repeats=1,
     )
     work = root / "work"
     result = snakemake(work, "--configfile", str(config), snakefile=snakefile)
@@ -103,8 +106,8 @@ def test_engine_edit_reruns_every_stylize_job(finished, monkeypatch):
     assert changed_fingerprints(finished, "nst/losses.py", monkeypatch) == {"stylize", "grid", "measure", "report"}
     with edited(snakefile.parent / "nst/losses.py"):
         counts = dry_run(finished)
-    # the runs' metrics and pairwise distances follow their new images
-    assert counts == {"stylize": 2, "measure": 2, "measure_pairs": 1, "make_grid": 1, "make_report": 1, "all": 1}, (
+    # the runs' metrics and pairwise distances follow their new images (init's 2 runs, 2 noise repeats)
+    assert counts == {"stylize": 4, "measure": 4, "measure_pairs": 2, "make_grid": 2, "make_report": 1, "all": 1}, (
         counts
     )
 
@@ -128,6 +131,8 @@ def test_report_edit_reruns_only_the_report(finished):
         "nst_pipeline/metric_table.py",
         "nst_pipeline/scorecard.py",
         "nst_pipeline/runs_table.py",
+        "nst_pipeline/noise.py",
+        "nst_pipeline/repeats.py",
     ],
 )
 def test_report_code_is_in_the_report_fingerprint_only(finished, module, monkeypatch):
@@ -137,7 +142,7 @@ def test_report_code_is_in_the_report_fingerprint_only(finished, module, monkeyp
 def test_grid_edit_reruns_grids_and_report_not_runs(finished, monkeypatch):
     with edited(finished[0].parent / "nst_pipeline/grid.py"):
         counts = dry_run(finished)
-    assert counts == {"make_grid": 1, "make_report": 1, "all": 1}, counts
+    assert counts == {"make_grid": 2, "make_report": 1, "all": 1}, counts
     # the report draws the grids of incomplete pairs itself: grid code is in its fingerprint too
     assert changed_fingerprints(finished, "nst_pipeline/grid.py", monkeypatch) == {"grid", "report"}
 
@@ -145,7 +150,7 @@ def test_grid_edit_reruns_grids_and_report_not_runs(finished, monkeypatch):
 def test_metric_edit_reruns_measure_jobs_and_report_not_runs(finished):
     with edited(finished[0].parent / "nst_pipeline/metrics.py"):
         counts = dry_run(finished)
-    assert counts == {"measure": 2, "measure_pairs": 1, "make_report": 1, "all": 1}, counts
+    assert counts == {"measure": 4, "measure_pairs": 2, "make_report": 1, "all": 1}, counts
 
 
 # the report reads the metric catalogue too (its edit reruns the report anyway: it follows the measure jobs)
@@ -162,7 +167,7 @@ def test_another_judge_height_reruns_measure_jobs_and_report_not_runs(finished, 
     changed = tmp_path / "judge.yaml"
     changed.write_text(config.read_text() + "judge_height: 16\n")
     counts = dry_run((snakefile, changed, work))
-    assert counts == {"measure": 2, "measure_pairs": 1, "make_report": 1, "all": 1}, counts
+    assert counts == {"measure": 4, "measure_pairs": 2, "make_report": 1, "all": 1}, counts
 
 
 def test_adding_a_finding_reruns_only_the_report(finished, tmp_path):
@@ -199,7 +204,7 @@ def test_stylize_script_edit_reruns_nothing(finished):
 def test_run_rule_edit_reruns_its_rules(finished):
     """Without Snakemake's `code` trigger, the file of a `run:` rule is part of its fingerprint."""
     with edited(finished[0].parent / "workflow/rules/measure.smk"):
-        assert dry_run(finished) == {"measure": 2, "measure_pairs": 1, "make_report": 1, "all": 1}
+        assert dry_run(finished) == {"measure": 4, "measure_pairs": 2, "make_report": 1, "all": 1}
 
 
 @pytest.mark.parametrize(
@@ -224,7 +229,7 @@ def test_every_job_ran_its_planned_parameters(finished):
     update_config(config, yaml.safe_load(config_file.read_text()))
     validate(config, str(REPO / "workflow/schemas/config.schema.yaml"))
     plan = plan_experiments(config, base_dir=REPO)
-    assert len(plan.runs) == 2
+    assert len(plan.runs) == 2 + 2  # init's two, and the noise repeats' gaussian seed 1 and nudge 1
     for name, run in plan.runs.items():
         record = json.loads((work / "results/runs" / f"{name}.json").read_text())
         assert record["parameters"] == run.params, name
@@ -235,7 +240,7 @@ def test_measure_jobs_measure_every_budget(finished):
     final one equal to "metrics"; pairwise distances at each budget too."""
     _, _, work = finished
     runs = sorted((work / "results/runs").rglob("*.json"))
-    assert len(runs) == 2
+    assert len(runs) == 4  # init's and the noise repeats'
     for sidecar in runs:
         record = json.loads(sidecar.read_text())
         listed = [(m["iteration"], m["fraction"], m["image"]) for m in record["milestones"]]
@@ -265,3 +270,27 @@ def test_measure_jobs_measure_every_budget(finished):
         for b in pairs["budgets"]
         for row in b["pairs"]
     )
+
+
+def test_findings_are_judged_with_the_margins_their_repeats_measured(finished):
+    """End to end: the repeats ran, were measured at every budget, and gave every margin of F1a and F1b
+    (perceptual: the two content runs' distance; per-run metrics: the larger of the two kinds)."""
+    _, _, work = finished
+    payload = json.loads((work / "results/findings.json").read_text())
+    [table] = payload["noise"]["scales"]
+    assert table["scale"] == f"32 px × {ITERATIONS} iterations, vgg19 (bundled weights)" and table["pairs"] == [
+        "chelsea__starry_night"
+    ]
+    assert [b["budget"] for b in table["budgets"]] == ["B/8", "B/4", "B/2", "B"]
+    for finding in payload["findings"]:
+        assert finding["margin_source"] == "margin measured here", finding["id"]
+        for budget in finding["trajectory"]:
+            for record in budget["margins"].values():
+                assert record["source"] == "measured" and (record["samples"], record["dof"]) == (2, 1), record
+    [f1a] = [f for f in payload["findings"] if f["id"] == "F1a"]
+    perceptual = f1a["margins"]["perceptual"]
+    assert perceptual["kind"] == "content" and perceptual["runs"][1].endswith("_nd_1")
+    assert perceptual["spread"] > 0  # 64 float steps at the start: another image at the end
+    assert (work / "results/grids/noise/chelsea__starry_night.png").is_file()
+    card = html_element((work / "results/report.html").read_text(), "scorecard")
+    assert "Noise margins, measured at the scale judged" in card.text and "(margin measured here)" in card.text

@@ -27,8 +27,13 @@ def test_the_schemas_gate_metrics_are_the_tables_per_run_metrics():
 
 
 def test_every_metric_a_check_reads_has_a_margin_and_words():
+    """A fixed-table margin, or (the loss shares) one the noise repeats measure: every per-run metric."""
+    assert set(metric_table.CHECK_METRICS) == set(metric_table.NOISE_SCALE) | set(metric_table.REPEAT_METRICS)
     for key in metric_table.CHECK_METRICS:
-        assert margin(key) == 3 * metric_table.BY_KEY[key].noise_scale
+        if key in metric_table.NOISE_SCALE:
+            assert margin(key) == 3 * metric_table.BY_KEY[key].noise_scale
+        else:
+            assert key in metric_table.REPEAT_METRICS and not metric_table.BY_KEY[key].pairwise
         assert metric_table.words(key) != key
 
 

@@ -48,8 +48,12 @@ def test_full_config_dry_run_expands_every_experiment(tmp_path):
     # init, content_layer, style_layers, backbone, color_control, style_scale, pooling and style_blend
     # and spatial (their 1:0 blends are the single style's run, nst.params.sole_style), and the 0:1
     # blend (hubble's own run) by style_blend and spatial: 9 entries are runs listed before, 33 runs,
-    # each measured; 10 experiment/pair groups, each a grid and a pairwise-distance job.
-    expected = {"stylize": 33, "measure": 33, "measure_pairs": 10, "make_grid": 10, "make_report": 1, "all": 1}
+    # each measured; 10 experiment/pair groups, each a grid and a pairwise-distance job. The noise
+    # repeats (noise_repeats 3, nst_pipeline.repeats) at the 3 scales the findings are judged at: 400 px
+    # x 1,000 with bundled VGG19 (F1-F5, F7a) 6 new runs (its base runs are init's), with imagenet
+    # VGG19 (F6a, F6c) 7 (its content run is backbone's), with imagenet ResNet50 (F6b) 7; their own grid
+    # and pairwise job (experiment noise): 53 runs, 11 groups.
+    expected = {"stylize": 53, "measure": 53, "measure_pairs": 11, "make_grid": 11, "make_report": 1, "all": 1}
     # the backbone experiment's imagenet runs (vgg19, resnet50, inception_v3) each need a torchvision file
     expected["fetch_weights"] = 3
     assert counts == expected, counts
@@ -60,8 +64,9 @@ def test_demo_config_dry_run(tmp_path):
     assert result.returncode == 0, result.stderr
     # 33 runs of config.yaml, the two imagenet backbone runs replaced by random-weights ones, the
     # imagenet vgg19 run gone (the bundled vgg19 run is the default run), style_blend 3 weights not 4
-    # (its 1:0 still the default run, its 0:1 spatial's): 31
-    assert job_counts(result.stdout)["stylize"] == 31
+    # (its 1:0 still the default run, its 0:1 spatial's): 31; and the noise repeats at the one scale its
+    # findings are judged at (128 px x 20, bundled VGG19): 3 more gaussian seeds, 3 nudged content runs
+    assert job_counts(result.stdout)["stylize"] == 31 + 6
 
 
 def files_under(folder) -> list[str]:
@@ -210,6 +215,10 @@ def test_tiny_run_judges_the_findings(tiny_run):
     assert card is not None
     for finding in ("F1a", "F1b", "T1"):
         assert finding in card.text
+    # tiny.yaml runs no noise repeats: every margin is the fixed table's, and each line says so
+    assert card.text.count("(margin from the fixed table)") == 3 and "Noise margins" not in card.text
+    assert verdicts["noise"]["repeats"] == 0 and verdicts["noise"]["scales"] == []
+    assert by_id["T1"]["margins"]["init_change"]["source"] == "fixed table"
     assert "Judged at 32 px × 3 iterations (judge height 32 px): a PREVIEW" in card.text
 
 

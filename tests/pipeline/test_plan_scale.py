@@ -109,7 +109,7 @@ def test_experiments_by_run_lists_each_experiment_once_in_plan_order():
     index = experiments_by_run(plan)
     assert index.keys() == plan.runs.keys()
     # the all-defaults run: listed by the most experiments (style_blend's and spatial's 1:0 blends are
-    # starry_night's own run, nst.params.sole_style)
+    # starry_night's own run, nst.params.sole_style), and the noise repeats' first content run
     defaults_run = max(index, key=lambda run: len(index[run]))
     assert index[defaults_run] == [
         "init",
@@ -121,6 +121,7 @@ def test_experiments_by_run_lists_each_experiment_once_in_plan_order():
         "style_blend",
         "pooling",
         "spatial",
+        "noise",
     ]
     searched = {  # a search of every experiment per run, as the reference
         run: [n for n, e in plan.experiments.items() if any(x["run"] == run for xs in e.runs.values() for x in xs)]

@@ -213,7 +213,7 @@ def test_table_has_a_row_per_entry_red_for_random_weights(full_page):
     rows = re.findall(r'<tr class="([^"]*)">(.*?)</tr>', table, re.S)
     assert [classes for classes, _ in rows] == ["ok", "ok", "failed", "ok random", "ok", "missing"]
     for _, row in rows:
-        assert len(re.findall(r"<td\b", row)) == len(header) == 23 + 7  # the run's columns + the yardstick's
+        assert len(re.findall(r"<td\b", row)) == len(header) == 23 + 8  # the run's columns + the yardstick's
     cells = [_text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", rows[3][1], re.S)]
     assert cells[header.index("weights")] == "RANDOM"
     assert cells[header.index("varied values")] == "weights = random"

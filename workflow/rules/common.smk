@@ -15,6 +15,7 @@ from nst_pipeline.job_log import job_log
 from nst_pipeline.measure import judge_height, measure_pairs_rule, measure_rule
 from nst_pipeline.report_job import run_report_job
 from nst_pipeline.plan import experiments_by_run, plan_experiments, run_name_regex
+from nst_pipeline.repeats import NOISE_EXPERIMENT, pairwise_runs
 
 try:  # image paths: relative to the working directory (nst_pipeline.plan._image_paths)
     PLAN = plan_experiments(config, base_dir=Path(workflow.basedir))
@@ -203,7 +204,10 @@ def all_grids():
 
 
 def pair_runs(wildcards):
-    """The distinct runs of one experiment and pair, in grid order."""
+    """The distinct runs of one experiment and pair, in grid order; of the noise grid, only the content
+    repeats (the distances the margins read: nst_pipeline.repeats.pairwise_runs)."""
+    if wildcards.experiment == NOISE_EXPERIMENT:
+        return pairwise_runs(PLAN.noise, wildcards.pair)
     return list(dict.fromkeys(entry["run"] for entry in grid_entries(wildcards)))
 
 
@@ -256,3 +260,9 @@ def compare_with_inputs():
 def compare_outputs():
     """What the target all asks of the compare rule (its files) where compare_with is set; nothing otherwise."""
     return [paths.COMPARE_MARKDOWN, paths.COMPARE_JSON] if COMPARE_WITH else []
+
+
+def noise_for_report():
+    """The noise repeats (nst_pipeline.repeats): their runs per scale and pair, each finding's scale.
+    Their metrics and pairwise distances are the report's inputs already (every run, every grid)."""
+    return PLAN.noise

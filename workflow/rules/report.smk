@@ -15,19 +15,20 @@ rule make_report:
         paths.REPORT_LOG,
     params:
         plan=plan_for_report(),
+        noise=noise_for_report(),
         title=config["report_title"],
         compare_with=str(COMPARE_WITH) if COMPARE_WITH else None,
         code=FINGERPRINTS["report"],
     run:
         with job_log(log[0]):
-            run_report_job(params.plan, params.title, params.compare_with)
+            run_report_job(params.plan, params.title, params.compare_with, params.noise)
 
 
 onerror:
     # Some runs failed (the others went on: keep-going). Write the report anyway, listing the failed
     # runs with their errors; the next invocation redoes only what is missing.
     try:
-        run_report_job(plan_for_report(), config["report_title"], COMPARE_WITH)
+        run_report_job(plan_for_report(), config["report_title"], COMPARE_WITH, noise_for_report())
         print(f"nst-pipeline: some runs failed; {paths.REPORT} lists them with their errors", file=sys.stderr)
     except Exception as error:  # the report is a courtesy here; the failure is already reported
         print(f"nst-pipeline: could not write the partial report: {error}", file=sys.stderr)
