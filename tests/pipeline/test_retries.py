@@ -5,6 +5,7 @@ SIGTERM (checkpointed), is."""
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -187,6 +188,31 @@ def test_a_log_starts_with_what_earlier_attempts_printed(tmp_path):
     assert text.count("---- attempt started") == 2
     assert text.index("first try") < text.index("after iteration 7") < text.index("second try")
     assert not history.exists()  # the run succeeded: its log has it all
+
+
+def test_each_try_names_its_attempt_and_slurm_job(tmp_path, monkeypatch):
+    """The header line of a try: Snakemake's attempt, the SLURM job as sacct names it, the process."""
+    logged_to = _logged_to()
+    log, history = tmp_path / "run.log", tmp_path / "run.attempts.log"
+    for name in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(NSTInterrupted), logged_to(str(log), earlier_attempts=str(history), attempt=1):
+        raise NSTInterrupted("stopped by signal SIGTERM after iteration 7", 15)
+    monkeypatch.setenv("SLURM_JOB_ID", "1236")
+    with pytest.raises(NSTInterrupted), logged_to(str(log), earlier_attempts=str(history), attempt=2):
+        raise NSTInterrupted("stopped by signal SIGTERM after iteration 9", 15)
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "1234")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
+    with logged_to(str(log), earlier_attempts=str(history), attempt=3):
+        pass
+    headers = re.findall(r"^---- attempt started [0-9-]+ [0-9:]+ \((.*)\) ----$", log.read_text(), re.M)
+    pid = f"pid {os.getpid()} on "
+    assert [h.split(", pid")[0] for h in headers] == [
+        "attempt 1",
+        "attempt 2, SLURM job 1236",
+        "attempt 3, SLURM job 1234_3",
+    ]
+    assert all(pid in h for h in headers), headers
 
 
 def test_other_logs_hold_only_their_own_try(tmp_path):

@@ -5,9 +5,10 @@ from _helpers import logged_to
 from nst_pipeline import paths
 from nst_pipeline.jobs import run_stylize_job
 
-# the log starts with what earlier (pre-empted, timed-out, failed) attempts printed. (Not a rule
-# param: a new param would rerun every finished run.)
-with logged_to(snakemake.log[0], earlier_attempts=paths.run_attempts_log(snakemake.wildcards.run)):
+# the log starts with what earlier (pre-empted, timed-out, failed) attempts printed, each under a line
+# naming its attempt and SLURM job. (Not a rule param: a new param would rerun every finished run.)
+attempts_log = paths.run_attempts_log(snakemake.wildcards.run)
+with logged_to(snakemake.log[0], earlier_attempts=attempts_log, attempt=snakemake.resources.attempt):
     run_stylize_job(
         snakemake.params.run,
         snakemake.input.content,
