@@ -21,18 +21,25 @@ if sys.path[:1] != [str(REPO)]:
 
 
 @contextmanager
-def logged_to(log_path: str, earlier_attempts: str | None = None, attempt: int | None = None):
+def logged_to(
+    log_path: str, earlier_attempts: str | None = None, attempt: int | None = None, starts: str | None = None
+):
     """Everything the job prints (and tracebacks) goes to its Snakemake log file.
 
     With `earlier_attempts` (a file of its own, which Snakemake does not delete before a try): the log
     starts with that file's text, and what this try prints goes to both, as it is printed (a try
     SIGKILLed by SLURM is kept too). The file is removed once a try succeeds: the log has it all.
     Each try starts with a line naming Snakemake's `attempt`, the SLURM job and the process
-    (attempt_header): one line per start of the job, which is how a run started twice would show."""
+    (attempt_header); `starts` (a file of its own) gets that line appended and is never removed: one
+    line per start of the job, also of a try whose log a later try replaced."""
+    header = attempt_header(attempt)
+    if starts is not None:
+        Path(starts).parent.mkdir(parents=True, exist_ok=True)
+        with open(starts, "a", encoding="utf-8") as record:
+            record.write(header.strip() + "\n")
     with ExitStack() as files:
         streams = [files.enter_context(open(log_path, "w", encoding="utf-8"))]
         if earlier_attempts is not None:
-            header = attempt_header(attempt)
             streams.append(files.enter_context(_continued(Path(earlier_attempts), streams[0], header)))
         out = _Tee(streams)
         with redirect_stdout(out), redirect_stderr(out):

@@ -6,9 +6,15 @@ from nst_pipeline import paths
 from nst_pipeline.jobs import run_stylize_job
 
 # the log starts with what earlier (pre-empted, timed-out, failed) attempts printed, each under a line
-# naming its attempt and SLURM job. (Not a rule param: a new param would rerun every finished run.)
-attempts_log = paths.run_attempts_log(snakemake.wildcards.run)
-with logged_to(snakemake.log[0], earlier_attempts=attempts_log, attempt=snakemake.resources.attempt):
+# naming its attempt and SLURM job; that line also goes to the run's record of starts. (Not rule
+# params: a new param would rerun every finished run.)
+run = snakemake.wildcards.run
+with logged_to(
+    snakemake.log[0],
+    earlier_attempts=paths.run_attempts_log(run),
+    attempt=snakemake.resources.attempt,
+    starts=paths.run_starts(run),
+):
     run_stylize_job(
         snakemake.params.run,
         snakemake.input.content,
@@ -24,5 +30,5 @@ with logged_to(snakemake.log[0], earlier_attempts=attempts_log, attempt=snakemak
         # the fetched weights (rule fetch_weights) are in the pipeline's torch hub cache
         torch_hub=paths.TORCH_HUB if snakemake.input.weights else None,
         # with batch_size > 1 the run may be in one of this invocation's batches (nst_pipeline.batches)
-        run=snakemake.wildcards.run,
+        run=run,
     )
