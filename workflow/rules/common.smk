@@ -8,6 +8,7 @@ sys.path.insert(0, workflow.basedir)  # this workflow's own nst and nst_pipeline
 from nst.errors import NSTInputError
 from nst_pipeline import fingerprints, paths
 from nst_pipeline.batches import plan_batches, write_plan
+from nst_pipeline.earlier_jobs import earlier_jobs_still_queued, refusal
 from nst_pipeline.fetch_weights import fetch_weights_rule, needed_weights, weights_files
 from nst_pipeline.grid import write_grid
 from nst_pipeline.job_log import job_log
