@@ -69,6 +69,13 @@ def run_attempts_log(run: str) -> str:
     return f"{RESULTS}/logs/stylize/{run}.attempts.log"
 
 
+def run_starts(run: str) -> str:
+    """One line per start of the run's stylize job (each try's `---- attempt started` line: time,
+    attempt, SLURM job, process), appended and never removed: how often, where and in which SLURM
+    job a run was computed, also after its log was replaced by a later try's."""
+    return f"{RESULTS}/logs/stylize/{run}.starts"
+
+
 def run_benchmark(run: str) -> str:
     return f"{RESULTS}/benchmarks/stylize/{run}.tsv"
 

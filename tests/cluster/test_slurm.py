@@ -1,16 +1,20 @@
 """The `profiles/slurm` profile against a live one-node SLURM cluster (cluster/start-slurm.sh, root only):
 the tiny matrix through SLURM (GPU only for stylize, a batch of runs as one job with one GPU, the
-runs alone as an array; byte-identical to the same local run, tests/conftest.py tiny_batched_run),
+runs alone a job each; byte-identical to the same local run, tests/conftest.py tiny_batched_run),
 a stylize job pre-empted with `scontrol requeue` and runs cut by their time limit, each resuming from
 its checkpoint. That a resumed run ends with the bytes of an uninterrupted one is the engine's
 promise (tests/engine/test_resume.py); the tiny matrix shows that a SLURM job computes what a local
-job does, so these tests check that the resume happened, from where.
+job does, so these tests check that the resume happened, from where. The tiny matrix and the
+time-out test also check that every run's stylize job started once per attempt and that no finished
+run's files were deleted or rewritten afterwards (a second copy of a run, or Snakemake removing a
+failed job's outputs, would do that), and that `snakemake -n` then plans nothing.
 
 Every wait is bounded; every Snakemake runs in its own session and is killed (with its SLURM jobs)
 in `finally`; the cluster is stopped at module teardown."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -18,6 +22,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -190,6 +195,84 @@ def sidecar(png_path: Path) -> dict:
     return json.loads(png_path.with_suffix(".json").read_text())
 
 
+# ----------------------------------------------------------------------------- each run once
+# Every start of a stylize job appends `---- attempt started <time> (attempt N, SLURM job <id>, pid ...)`
+# to results/logs/stylize/<run>.starts, which nothing removes (workflow/scripts/_helpers.logged_to).
+START = re.compile(r"^---- attempt started \S+ \S+ \(attempt (\d+), SLURM job (\S+), pid \d+ on \S+\) ----$", re.M)
+
+
+def starts(workdir: Path, png: Path) -> list[tuple[int, str]]:
+    """(attempt, SLURM job id) of every start of the run's stylize job, oldest first."""
+    record = (workdir / "results/logs/stylize" / png.parent.name / png.name).with_suffix(".starts")
+    return [(int(attempt), job) for attempt, job in START.findall(record.read_text())]
+
+
+def assert_started_once_per_attempt(workdir: Path, png: Path, submissions: list[str]) -> None:
+    """The run's stylize job started once in each submission that reached it, and in no other job:
+    submission k (its SLURM job ids, oldest first) is Snakemake's attempt k. A submission may end before
+    its job starts the run (a time limit's early SIGTERM), so not every one must appear; the last one,
+    which completed it, must."""
+    seen = starts(workdir, png)
+    expected = list(enumerate(submissions, start=1))
+    assert len(set(seen)) == len(seen) and all(start in expected for start in seen), (png.name, seen, expected)
+    assert seen == sorted(seen) and seen[-1] == expected[-1], (png.name, seen, expected)
+
+
+class FinishedOutputs:
+    """Watches results/runs while Snakemake works: as soon as a run is finished (its image, which the
+    engine writes last, and its sidecar exist) it records the inode and bytes of its image, sidecar and
+    milestone images. `changed()` then lists every recorded file deleted or rewritten since (another
+    inode or other bytes: a second copy of the run, or Snakemake removing a job's outputs). Snakemake
+    touching an output (mtime) is not a change."""
+
+    def __init__(self, workdir: Path):
+        self.runs = workdir / "results/runs"
+        self.recorded: dict[Path, tuple[int, str]] = {}
+        self.finished: set[Path] = set()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    @staticmethod
+    def _state(path: Path) -> tuple[int, str] | None:
+        try:
+            return path.stat().st_ino, hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            return None
+
+    def _record(self) -> None:
+        for png in self.runs.glob("*/*.png"):
+            if png in self.finished or not png.with_suffix(".json").is_file():
+                continue
+            files = [png, png.with_suffix(".json"), *sorted(png.with_suffix(".milestones").glob("*"))]
+            states = {path: self._state(path) for path in files}
+            if all(states.values()):
+                self.recorded.update(states)
+                self.finished.add(png)
+
+    def _watch(self) -> None:
+        while not self.stop.wait(0.2):
+            self._record()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=30)
+        self._record()  # runs finished since the last look
+
+    def changed(self) -> list[str]:
+        return [str(path) for path, state in self.recorded.items() if self._state(path) != state]
+
+
+def plans_nothing(workdir: Path, *args: str) -> str:
+    """`snakemake -n` with the run's arguments: "" if it plans no job, else its output."""
+    command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args, "-n"]
+    dry = _run_bounded(command, timeout=300, cwd=workdir, env=os.environ | {"NST_OFFLINE": "1"})
+    return "" if dry.returncode == 0 and "Nothing to be done" in dry.stdout else dry.stdout[-3000:]
+
+
 # ----------------------------------------------------------------------------- the cluster
 def _slurm_installed() -> bool:
     return all(shutil.which(tool) for tool in ("slurmctld", "slurmd", "slurmdbd", "sbatch", "sacct"))
@@ -225,17 +308,20 @@ def slurm_cluster():
 def test_tiny_matrix_on_slurm_matches_local_run(slurm_cluster, tmp_path, tiny_batched_run):
     """tests/configs/tiny.yaml + tiny_batched.yaml through the profile: the batch (init content and
     gaussian) is ONE SLURM job, a Snakemake group job, holding one (fake) GPU for both runs; the runs
-    alone (style_layers 2 and 3) go as ONE job array (sacct: tasks <array>_1..2), one GPU each; the
-    measure and measure_pairs jobs CPU-only (no GPU); grids and report are localrules, so no other
-    SLURM job; the images byte-identical to the same batches run locally (tiny_batched_run: the
-    session's, shared with tests/pipeline/test_batches.py). How the measure jobs are grouped is left
-    open: each becomes ready when Snakemake sees its stylize job finish, and jobs that finish in
-    different status polls are submitted separately (seen in CI: single jobs; elsewhere an array)."""
+    alone (style_layers 2 and 3) one job each (no arrays: the profile's default), one GPU each, all
+    three submitted together; the measure and measure_pairs jobs CPU-only (no GPU); grids and report
+    are localrules, so no other SLURM job. Each run's stylize job started exactly once, in the SLURM job
+    that sacct lists for it (its log's `---- attempt started` lines); no finished run's files deleted or
+    rewritten afterwards; the images byte-identical to the same batches run locally (tiny_batched_run:
+    the session's, shared with tests/pipeline/test_batches.py); `snakemake -n` afterwards plans nothing.
+    How the measure jobs are submitted is left open (each becomes ready when Snakemake sees its stylize
+    job finish)."""
     slurm_dir = tmp_path / "slurm"
     configs = ("--configfile", str(TINY), str(TINY.with_name("tiny_batched.yaml")))
     # device auto, not tiny.yaml's cpu: a config that pins the CPU asks SLURM for no GPU (common.smk);
     # the node has none, so the runs are the same CPU runs as the local ones
-    with Snakemake(slurm_dir, "--profile", str(PROFILE), *configs, "--config", "device=auto") as run:
+    args = ("--profile", str(PROFILE), *configs, "--config", "device=auto")
+    with FinishedOutputs(slurm_dir) as finished, Snakemake(slurm_dir, *args) as run:
         rc = run.wait(SLURM_RUN_TIMEOUT)
         output = run.output()
         assert rc == 0, output[-5000:] + slurm_failure_details(slurm_dir)
@@ -244,9 +330,7 @@ def test_tiny_matrix_on_slurm_matches_local_run(slurm_cluster, tmp_path, tiny_ba
     rows = settled_sacct_rows(uuid.group(1))
     print(f"sacct: {rows}")  # shown with -rP
 
-    assert re.search(
-        r"Submitted array job with Snakemake IDs \S+ and SLURM job ID \d+\. The individual task IDs are 1-2", output
-    )
+    assert "Submitted array job" not in output
     by_rule: dict[str, list[dict]] = {}
     for row in rows:
         kind = "batch" if row["comment"].startswith("rule_batch-") else row["comment"].split("_wildcards")[0]
@@ -254,10 +338,14 @@ def test_tiny_matrix_on_slurm_matches_local_run(slurm_cluster, tmp_path, tiny_ba
     assert sorted(by_rule) == ["batch", "rule_measure", "rule_measure_pairs", "rule_stylize"], rows
     (batch,) = by_rule["batch"]  # a group job's comment: rule_<group id>_<rules>
     assert "gres/gpu=1" in batch["tres"].split(","), batch  # one GPU for the batch's two runs
-    alone = by_rule["rule_stylize"]  # both ready at the start: one array of 2 tasks
-    assert len(alone) == 2 and len({r["job_id"].split("_")[0] for r in alone}) == 1, rows
-    assert sorted(r["job_id"].split("_")[1] for r in alone) == ["1", "2"], rows
+    alone = by_rule["rule_stylize"]
+    assert len(alone) == 2 and all(row["job_id"].isdigit() for row in alone), rows  # a job each, no array
     assert all("gres/gpu=1" in row["tres"].split(",") for row in alone), rows
+    # the three stylize submissions went out in one go, before any job finished
+    submitted = list(re.finditer(r"submitted with SLURM jobid (\d+)", output))
+    stylize_ids = {batch["job_id"], *(row["job_id"] for row in alone)}
+    assert {m.group(1) for m in submitted[:3]} == stylize_ids, (submitted, stylize_ids)
+    assert submitted[2].start() < output.index("Finished jobid"), output[-5000:]
     assert len(by_rule["rule_measure"]) == 4, rows
     assert len(by_rule["rule_measure_pairs"]) == 2, rows  # init and style_layers: one job each
     for row in by_rule["rule_measure"] + by_rule["rule_measure_pairs"]:
@@ -273,6 +361,11 @@ def test_tiny_matrix_on_slurm_matches_local_run(slurm_cluster, tmp_path, tiny_ba
         assert data == local_pngs[name], f"{name}: SLURM and local images differ"
         png = Path("results/runs") / name
         assert sidecar(slurm_dir / png)["final_losses"] == sidecar(tiny_batched_run / png)["final_losses"], name
+        # a run alone in the job sacct lists under its name; a batch's runs in the batch's job
+        job = next((r["job_id"] for r in alone if r["comment"].endswith(png.stem)), batch["job_id"])
+        assert_started_once_per_attempt(slurm_dir, slurm_dir / png, [job])
+    assert len(finished.finished) == 4 and not finished.changed(), finished.changed()
+    assert not (dry := plans_nothing(slurm_dir, *args)), dry
 
 
 def _config(
@@ -304,8 +397,8 @@ TWO_RUNS = [{"vary": {"init_method": ["content", "gaussian"]}}]
 @pytest.fixture(scope="module")
 def seconds_per_iteration(tmp_path_factory) -> float:
     """The engine's time per iteration here (sidecars' time_per_iteration_s, the slower run) for runs
-    at RUN_HEIGHT, measured once for the module on 50 iterations of two runs side by side, as a SLURM
-    array runs them. (A fixed count is too short on a fast machine and too long on a slow one.)"""
+    at RUN_HEIGHT, measured once for the module on 50 iterations of two runs side by side, as the
+    cluster runs them. (A fixed count is too short on a fast machine and too long on a slow one.)"""
     tmp_path = tmp_path_factory.mktemp("calibrate")
     config = _config(tmp_path, "calibrate", TWO_RUNS, height=RUN_HEIGHT, iterations=50)
     workdir = tmp_path / "calibrate"
@@ -421,18 +514,15 @@ def test_preempted_stylize_job_is_requeued_and_resumes(slurm_cluster, tmp_path, 
     assert not list((slurm_dir / "results/runs").glob("*/*.ckpt")), "checkpoint left behind"
 
 
-def _profile(tmp_path: Path, retries: int | None = None, arrays: bool = True, **stylize_resources) -> Path:
+def _profile(tmp_path: Path, retries: int | None = None, **stylize_resources) -> Path:
     """A copy of profiles/slurm with some stylize resources (and the retries) replaced (comments are
-    not kept); `arrays` False: every job submitted alone (the profile's "without arrays" set-up)."""
+    not kept), keeping every job's SLURM log."""
     profile = tmp_path / "profile"
     profile.mkdir()
     config = yaml.safe_load((PROFILE / "config.yaml").read_text())
     config["set-resources"]["stylize"].update(stylize_resources)
     if retries is not None:
         config["retries"] = retries
-    if not arrays:
-        del config["slurm-array-jobs"], config["slurm-array-limit"]
-        config["jobs"] = 8
     config["slurm-keep-successful-logs"] = True
     (profile / "config.yaml").write_text(yaml.safe_dump(config))
     return profile
@@ -459,30 +549,27 @@ def slurm_logs(workdir: Path) -> dict[str, str]:
 
 
 def test_timed_out_runs_checkpoint_and_resume_with_more_time(slurm_cluster, tmp_path, seconds_per_iteration):
-    """Two runs (two jobs, no array: see below) whose first attempt cannot finish within its 1-minute
-    limit: they get SIGTERM, checkpoint, fail, and Snakemake's retries give them 2, then 3 minutes
-    (runtime "1 * attempt"); each finishes from its checkpoint (its bytes: the module docstring).
+    """Two runs, submitted together (a job each: the profile has no arrays), whose first attempt cannot
+    finish within its 1-minute limit: they get SIGTERM, checkpoint, fail, and Snakemake's retries give
+    them 2, then 3 minutes (runtime "1 * attempt"); each finishes from its checkpoint (its bytes: the
+    module docstring). Each run's stylize job started at most once per attempt, in that attempt's SLURM
+    job, and in the one that completed it (its log's `---- attempt started` lines); no finished run's
+    files deleted or rewritten afterwards; `snakemake -n` afterwards plans nothing.
 
     "Cannot finish" without betting on the machine's speed: once a run is optimising (it has a
     checkpoint), the test stops its job's processes (SIGSTOP) and continues them (SIGCONT) as soon as
     SLURM ends the job, so SLURM's SIGTERM finds the run running. A run sized to outlast the limit
     instead finished in attempt 1 when the machine was quieter than at its calibration.
 
-    Seen with arrays: task 2 runs in an srun step and gets --signal's early SIGTERM (profile:
-    TERM@120; here TERM@20); task 1 runs in the batch step (the plugin starts it without srun), which
-    --signal does not reach: it gets SLURM's own SIGTERM at the limit (state TIMEOUT) and checkpoints
-    within KillWait; either way the run checkpoints. SLURM may send --signal up to 60 s early (man
-    sbatch; seen: 12 s into a 60 s job), so a retry may be cut again: one more retry than the
-    profile's (limit 4 min) keeps that from failing the test."""
-    # Without job arrays: seen here once (2026-12-06), the retries of both runs went out as one array
-    # whose task 2 ALSO ran task 1's run (snakemake-executor-plugin-slurm 2.8.0), two copies of one run
-    # side by side, one failing and deleting the other's outputs. The time limit, the checkpoint and the
-    # resume are what this test is about; arrays are covered by the tiny-matrix test.
-    profile = _profile(tmp_path, retries=3, arrays=False, runtime="1 * attempt", slurm_extra="'--signal=TERM@20'")
+    The engine runs in an srun step and gets --signal's early SIGTERM (profile: TERM@120; here TERM@20).
+    SLURM may send --signal up to 60 s early (man sbatch; seen: 12 s into a 60 s job), so a retry may be
+    cut again: one more retry than the profile's (limit 4 min) keeps that from failing the test."""
+    profile = _profile(tmp_path, retries=3, runtime="1 * attempt", slurm_extra="'--signal=TERM@20'")
     iterations = iterations_lasting(TIMED_OUT_RUN_SECONDS, seconds_per_iteration)
     config = _config(tmp_path, "long", TWO_RUNS, height=RUN_HEIGHT, iterations=iterations, checkpoint_every=5)
     slurm_dir = tmp_path / "slurm"
-    with Snakemake(slurm_dir, "--profile", str(profile), "--configfile", str(config)) as run:
+    args = ("--profile", str(profile), "--configfile", str(config))
+    with FinishedOutputs(slurm_dir) as finished, Snakemake(slurm_dir, *args) as run:
         frozen_at = _freeze_each_run_until_its_time_limit(run, slurm_dir)
         rc = run.wait(SLURM_RUN_TIMEOUT)
         output = run.output()
@@ -491,6 +578,9 @@ def test_timed_out_runs_checkpoint_and_resume_with_more_time(slurm_cluster, tmp_
     logs = slurm_logs(slurm_dir)
     details = f"{iterations} iterations, frozen at {frozen_at}; sacct -D: {history}"
     print(details)
+    assert "Submitted array job" not in output
+    submitted = [m.start() for m in re.finditer(r"submitted with SLURM jobid \d+", output)]
+    assert len(submitted) >= 4 and submitted[1] < output.index("Error in rule stylize"), details  # together
     assert history[0]["limit"] == history[1]["limit"] == "00:01:00", details
     assert all(r["state"] in ("FAILED", "TIMEOUT") for r in history[:2]), details
     completed = [r for r in history if r["state"] == "COMPLETED"]
@@ -510,15 +600,19 @@ def test_timed_out_runs_checkpoint_and_resume_with_more_time(slurm_cluster, tmp_
         text = rule_log.read_text(errors="replace")
         assert f"after iteration {record['resumed_from_iteration']};" in text, text[-3000:]
         assert "nst: resuming from" in text and not rule_log.with_suffix(".attempts.log").exists()
+        assert_started_once_per_attempt(
+            slurm_dir, png, [r["job_id"] for r in history if r["comment"].endswith(png.stem)]
+        )
+    assert len(finished.finished) == 2 and not finished.changed(), finished.changed()
+    assert not (dry := plans_nothing(slurm_dir, *args)), dry
 
 
 def _running_runs(slurm_dir: Path) -> dict[str, tuple[str, list[int]]]:
     """Each stylize run executing on this (one-node) cluster: run name -> (its SLURM job's raw id, every
     process of that job). A run is known by the file its stylize script writes its log to (an open file
     of the job's Python: results/logs/stylize/<pair>/<run>.log); a job's processes by the SLURM_JOB_ID
-    in their environment (an array task's raw id). Not by command lines: an array task other than the
-    first runs the array's first command line (seen: task 2 of 2 named task 1's run), nor by
-    `scontrol listpids`."""
+    in their environment. Not by command lines (in a job array, opt-in in the profile, every task
+    carries the first task's command line), nor by `scontrol listpids`."""
     logs = str((slurm_dir / "results/logs/stylize").resolve())
     pids_of_job: dict[str, list[int]] = {}
     job_of_run: dict[str, str] = {}

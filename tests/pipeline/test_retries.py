@@ -5,6 +5,7 @@ SIGTERM (checkpointed), is."""
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -187,6 +188,34 @@ def test_a_log_starts_with_what_earlier_attempts_printed(tmp_path):
     assert text.count("---- attempt started") == 2
     assert text.index("first try") < text.index("after iteration 7") < text.index("second try")
     assert not history.exists()  # the run succeeded: its log has it all
+
+
+def test_each_try_names_its_attempt_and_slurm_job(tmp_path, monkeypatch):
+    """The header line of a try: Snakemake's attempt, the SLURM job as sacct names it, the process; the
+    record of starts keeps every try's line, also after a later try replaced the log."""
+    logged_to = _logged_to()
+    log, history, starts = tmp_path / "run.log", tmp_path / "run.attempts.log", tmp_path / "run.starts"
+    for name in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(NSTInterrupted), logged_to(str(log), str(history), attempt=1, starts=str(starts)):
+        raise NSTInterrupted("stopped by signal SIGTERM after iteration 7", 15)
+    monkeypatch.setenv("SLURM_JOB_ID", "1236")
+    with pytest.raises(NSTInterrupted), logged_to(str(log), str(history), attempt=2, starts=str(starts)):
+        raise NSTInterrupted("stopped by signal SIGTERM after iteration 9", 15)
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "1234")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
+    with logged_to(str(log), str(history), attempt=3, starts=str(starts)):
+        pass
+    header = r"^---- attempt started [0-9-]+ [0-9:]+ \((.*)\) ----$"
+    expected = ["attempt 1", "attempt 2, SLURM job 1236", "attempt 3, SLURM job 1234_3"]
+    assert [h.split(", pid")[0] for h in re.findall(header, log.read_text(), re.M)] == expected
+    log.unlink()  # a retry after a try that succeeded: Snakemake deletes the log, the history is gone
+    with logged_to(str(log), str(history), attempt=4, starts=str(starts)):
+        pass
+    assert [h.split(", pid")[0] for h in re.findall(header, log.read_text(), re.M)] == ["attempt 4, SLURM job 1234_3"]
+    recorded = re.findall(header, starts.read_text(), re.M)  # every start
+    assert [h.split(", pid")[0] for h in recorded] == [*expected, "attempt 4, SLURM job 1234_3"]
+    assert all(f"pid {os.getpid()} on " in h for h in recorded) and len(starts.read_text().splitlines()) == 4
 
 
 def test_other_logs_hold_only_their_own_try(tmp_path):

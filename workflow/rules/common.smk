@@ -9,6 +9,7 @@ from nst.errors import NSTInputError
 from nst_pipeline import cache, fingerprints, paths
 from nst_pipeline.compare import CompareError, compare_job, resolve_compare_with, side_inputs
 from nst_pipeline.batches import plan_batches, write_plan
+from nst_pipeline.earlier_jobs import earlier_jobs_still_queued, refusal
 from nst_pipeline.fetch_weights import fetch_weights_rule, needed_weights, weights_files
 from nst_pipeline.grid import write_grid
 from nst_pipeline.job_log import job_log

@@ -38,6 +38,11 @@ rule stylize:
 
 
 onstart:
-    # before any job starts: this invocation's batches, where the stylize jobs read them (none with
-    # batch_size 1: a stale plan is removed)
+    # before any job starts: not while jobs of an earlier, killed Snakemake here still run (their runs
+    # would be submitted a second time: nst_pipeline.earlier_jobs)
+    still_queued = earlier_jobs_still_queued(Path(workflow.persistence.path) / "incomplete")
+    if still_queued:
+        raise WorkflowError(refusal(still_queued))
+    # this invocation's batches, where the stylize jobs read them (none with batch_size 1: a stale plan
+    # is removed)
     write_plan(stylize_batches()["batches"], PLAN.runs)

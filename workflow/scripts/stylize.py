@@ -6,9 +6,16 @@ from nst_pipeline import paths
 from nst_pipeline.fetch_weights import needed_weights
 from nst_pipeline.jobs import run_stylize_job
 
-# the log starts with what earlier (pre-empted, timed-out, failed) attempts printed. (Not a rule
-# param: a new param would rerun every finished run.)
-with logged_to(snakemake.log[0], earlier_attempts=paths.run_attempts_log(snakemake.wildcards.run)):
+# the log starts with what earlier (pre-empted, timed-out, failed) attempts printed, each under a line
+# naming its attempt and SLURM job; that line also goes to the run's record of starts. (Not rule
+# params: a new param would rerun every finished run.)
+run = snakemake.wildcards.run
+with logged_to(
+    snakemake.log[0],
+    earlier_attempts=paths.run_attempts_log(run),
+    attempt=snakemake.resources.attempt,
+    starts=paths.run_starts(run),
+):
     run_stylize_job(
         snakemake.params.run,
         snakemake.input.content,
@@ -25,5 +32,5 @@ with logged_to(snakemake.log[0], earlier_attempts=paths.run_attempts_log(snakema
         # runs to make: a finished run forced again, --forcerun, finds them there too)
         torch_hub=paths.TORCH_HUB if needed_weights(snakemake.params.run) else None,
         # with batch_size > 1 the run may be in one of this invocation's batches (nst_pipeline.batches)
-        run=snakemake.wildcards.run,
+        run=run,
     )
