@@ -25,6 +25,7 @@ save/resume, stop signals) and nst.record (the sidecar). This module wires them 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import math
@@ -266,12 +267,20 @@ class _Batch:
 
 
 def parameter_defaults() -> dict:
-    """stylize()'s keyword defaults: the one place defaults live (run options only)."""
-    return {
-        name: p.default
+    """stylize()'s keyword defaults: the one place defaults live (run options only). A new dict per
+    call; the defaults themselves are immutable (tuples, None, numbers, strings)."""
+    return dict(_signature_defaults())
+
+
+@functools.cache
+def _signature_defaults() -> tuple[tuple[str, object], ...]:
+    # read from the signature once: inspect.signature of stylize() takes ~0.1 ms, and planning calls
+    # this for every run (check_run, nst.naming.run_id)
+    return tuple(
+        (name, p.default)
         for name, p in inspect.signature(stylize).parameters.items()
         if p.default is not inspect.Parameter.empty and name not in API_ONLY
-    }
+    )
 
 
 def check_run(content, style, out=None, **kwargs) -> dict:

@@ -31,7 +31,7 @@ _DECODED: ContextVar[dict | None] = ContextVar("nst_decoded_images", default=Non
 
 @contextmanager
 def reuse_decoded() -> Iterator[None]:
-    """Within this block open_rgb() decodes each file once and hands out copies.
+    """Within this block open_rgb() decodes each file once and hands out copies (image_size() no copy).
 
     For checking thousands of runs over the same few images (nst_pipeline.plan): decoding is ~98 % of
     a run's check_run(). Every check still runs on every call; only the decode is shared. A file
@@ -45,15 +45,26 @@ def reuse_decoded() -> Iterator[None]:
 
 def open_rgb(path: Path, what: str) -> Image.Image:
     """Open and decode an image, or raise NSTInputError naming it."""
-    path = Path(path)
+    image, shared = _decoded_rgb(Path(path), what)
+    return image.copy() if shared else image  # callers may change their image; a shared one stays as decoded
+
+
+def image_size(path: Path, what: str) -> tuple[int, int]:
+    """(width, height) of an image file that decodes as open_rgb() decodes it (the same checks and
+    errors), without a copy of the pixels: a run's checks need only the sizes."""
+    return _decoded_rgb(Path(path), what)[0].size
+
+
+def _decoded_rgb(path: Path, what: str) -> tuple[Image.Image, bool]:
+    """The decoded image and whether it is the one reuse_decoded() shares (not to be changed)."""
     if not path.is_file():
         raise NSTInputError(f"{what} image not found: {path}")
     decoded = _DECODED.get()
     if decoded is None:
-        return _decode_rgb(path, what)
+        return _decode_rgb(path, what), False
     if path not in decoded:
         decoded[path] = _decode_rgb(path, what)
-    return decoded[path].copy()  # callers may change their image; the shared one stays as decoded
+    return decoded[path], True
 
 
 def _decode_rgb(path: Path, what: str) -> Image.Image:

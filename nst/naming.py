@@ -17,6 +17,7 @@ two files with the same bytes give the same result. A region map (nst.regions) l
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -95,8 +96,9 @@ def run_id(params: dict) -> str:
     """Every result-determining parameter, exact: two runs share an id iff their parameters are equal.
 
     `params` is check_run()'s resolved dict (learning_rate filled in)."""
+    defaults = _extra_defaults()
     fields = [(name, key) for name, key in RUN_ID_FIELDS]
-    fields += [(name, key) for name, key in RUN_ID_EXTRAS if params[name] != extra_defaults()[name]]
+    fields += [(name, key) for name, key in RUN_ID_EXTRAS if params[name] != defaults[name]]
     return "_".join(f"{key}_{_encode(name, params[name])}" for name, key in fields)
 
 
@@ -104,6 +106,13 @@ def extra_defaults() -> dict:
     """The extras' values when left at stylize()'s defaults, in canonical (check_run) form."""
     defaults = parameter_defaults()
     return {name: _canonical(name, defaults[name]) for name, _ in RUN_ID_EXTRAS}
+
+
+@functools.cache
+def _extra_defaults() -> dict:
+    """extra_defaults() made once, for this module's comparisons only (run_id runs for every planned
+    run): never handed out, so no caller can change it."""
+    return extra_defaults()
 
 
 def _canonical(name: str, value):
@@ -177,7 +186,7 @@ def classic_output_name(
         if params[parameter] != defaults[parameter]:
             name += f"_{key}_{_encode(parameter, params[parameter])}"
     for parameter, key in RUN_ID_EXTRAS:
-        if params[parameter] != extra_defaults()[parameter]:
+        if params[parameter] != _extra_defaults()[parameter]:
             name += f"_{key}_{_encode(parameter, params[parameter])}"
     return name + suffix
 

@@ -214,8 +214,8 @@ def validate(params: dict, content, style, out=None) -> dict:
     `style` is one image path or a list of them (a blend)."""
     params = dict(params)
     styles = style_paths(style)
-    content_image = images.open_rgb(Path(content), "content")
-    style_images = [images.open_rgb(path, "style") for path in styles]
+    content_size = images.image_size(Path(content), "content")
+    style_sizes = [images.image_size(path, "style") for path in styles]
     backbone = get_backbone(params["model"])
     min_side = max(MIN_HEIGHT, backbone.min_height)
     _check_names(params, backbone)
@@ -224,8 +224,8 @@ def validate(params: dict, content, style, out=None) -> dict:
     _check_numbers(params, backbone, min_side)
     _resolve_stages(params, min_side)
     _check_save_points(params)
-    _check_regions(params, content_image, Path(content), styles)
-    _resolve_styles(params, style_images, min_side)
+    _check_regions(params, content_size, Path(content), styles)
+    _resolve_styles(params, style_sizes, min_side)
     _resolve_layer_weights(params)
     params["device"] = resolve_device(params["device"])
     if out is not None and Path(out).suffix.lower() not in IMAGE_SUFFIXES:
@@ -310,22 +310,22 @@ def _check_save_points(params: dict) -> None:
         )
 
 
-def _resolve_styles(params: dict, style_images: list, min_side: int) -> None:
+def _resolve_styles(params: dict, style_sizes: list[tuple[int, int]], min_side: int) -> None:
     """Blend weights normalised to sum 1; None for a single style, for a blend whose weights leave
     one style alone (sole_style: that style's run), and for one style per region of a region map (no
     blend). style_scale checked at every stage, every style."""
     weights = params["style_blend_weights"]
     if weights is None:
-        weights = [1.0] * len(style_images)
+        weights = [1.0] * len(style_sizes)
     try:
-        weights = normalise_blend_weights(list(weights), style_count=len(style_images))
+        weights = normalise_blend_weights(list(weights), style_count=len(style_sizes))
     except (TypeError, ValueError) as error:
         raise NSTInputError(f"style_blend_weights: {error}") from None
     blended = sum(1 for weight in weights if weight) > 1 and params["region_map"] is None
     params["style_blend_weights"] = weights if blended else None
     for stage_height in [*params["stage_heights"], params["height"]]:
-        for style_image in style_images:
-            check_style_size(style_image.size, stage_height, params["style_scale"], min_side)
+        for style_size in style_sizes:
+            check_style_size(style_size, stage_height, params["style_scale"], min_side)
 
 
 def sole_style(style, blend_weights) -> int | None:
@@ -366,7 +366,7 @@ def _resolve_layer_weights(params: dict) -> None:
     params["style_layer_weights"] = None if len(set(weights)) == 1 else weights
 
 
-def _check_regions(params: dict, content_image, content: Path, styles: list[Path]) -> None:
+def _check_regions(params: dict, content_size: tuple[int, int], content: Path, styles: list[Path]) -> None:
     """A region map gives each style image a region (nst.regions): no blend weights then, and the map
     must fit the content, the style count and every stage's size."""
     path = params["region_map"]
@@ -380,8 +380,8 @@ def _check_regions(params: dict, content_image, content: Path, styles: list[Path
             "styles its own region"
         )
     heights = [*params["stage_heights"], params["height"]]
-    sizes = [images.scaled_size(content_image.size, height) for height in heights]
-    regions.check_region_map(path, content_image, content, styles, sizes)
+    sizes = [images.scaled_size(content_size, height) for height in heights]
+    regions.check_region_map(path, content_size, content, styles, sizes)
     params["region_map"] = str(path)
 
 

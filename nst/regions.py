@@ -70,16 +70,20 @@ def layer_masks(masks: torch.Tensor, feature_size: tuple[int, int]) -> torch.Ten
 
 
 def check_region_map(
-    path: str | Path, content: Image.Image, content_path: Path, styles: list[Path], sizes: list[tuple[int, int]]
+    path: str | Path,
+    content_size: tuple[int, int],
+    content_path: Path,
+    styles: list[Path],
+    sizes: list[tuple[int, int]],
 ) -> None:
     """Refuse, naming the file and label, a map that does not fit the run: another size than the
-    content image, a label without a style (or a style without a label), a label with no pixel at one
-    of the run's image `sizes` (width, height; every stage's)."""
+    content image (`content_size`, width and height), a label without a style (or a style without a
+    label), a label with no pixel at one of the run's image `sizes` (width, height; every stage's)."""
     region_map = open_region_map(path)
-    if region_map.size != content.size:
+    if region_map.size != content_size:
         raise NSTInputError(
             f"region_map {path} is {region_map.size[0]}x{region_map.size[1]} pixels, the content image "
-            f"{content_path} {content.size[0]}x{content.size[1]}: draw the map at the content's size "
+            f"{content_path} {content_size[0]}x{content_size[1]}: draw the map at the content's size "
             f"(it is then resized with the content by nearest neighbour)"
         )
     colours = labels(region_map, path)

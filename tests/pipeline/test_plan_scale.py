@@ -4,6 +4,7 @@ Timings live in bench/bench_planning.py and BENCHMARKS.md, not here."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import pytest
@@ -90,6 +91,23 @@ def test_reuse_decoded_shares_the_decode_not_the_image(tmp_path, counted):
         for _ in range(2):  # a failure is not remembered as an image
             with pytest.raises(NSTInputError, match="not a readable image"):
                 images.open_rgb(broken, "style")
+
+
+def test_the_checks_read_image_sizes_without_copying_pixels(tmp_path, monkeypatch):
+    copies = []
+    copy = Image.Image.copy
+    monkeypatch.setattr(Image.Image, "copy", lambda image: copies.append(image.size) or copy(image))
+    plan_experiments(_config(seeds=10), base_dir=REPO)
+    assert len(copies) == 4  # PIL's convert('RGB') in each file's one decode; none per run (two each were ~0.2 ms)
+    path = REPO / "data/content/chelsea.jpg"
+    with images.reuse_decoded():
+        assert images.image_size(path, "content") == images.open_rgb(path, "content").size == (451, 300)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG nope")
+    for missing_or_broken, message in ((tmp_path / "none.png", "style image not found"), (broken, "not a readable")):
+        for reuse in (images.reuse_decoded(), contextlib.nullcontext()):
+            with reuse, pytest.raises(NSTInputError, match=message):
+                images.image_size(missing_or_broken, "style")
 
 
 def test_run_name_regex_stays_small_and_matches_exactly():

@@ -19,20 +19,21 @@ rule stylize:
         paths.run_log("{run}"),
     benchmark:
         paths.run_benchmark("{run}")
+    # a function only where there are batches: Snakemake calls it three times per job
     group:
-        stylize_group
+        stylize_group if BATCH_SIZE > 1 else None
     conda:
         "../../envs/nst.yaml"
     threads: config["threads"]
     resources:
-        gpu=stylize_gpus,
+        gpu=stylize_gpus if BATCH_SIZE > 1 else STYLIZE_GPUS,
         attempt=job_attempt,
     params:
         run=run_parameters,
         device=config["device"],
         checkpoint_every=config["checkpoint_every"],
         code=FINGERPRINTS["stylize"],
-        failure_record=failure_record,
+        failure_record=paths.failure_record("{run}"),
     script:
         "../scripts/stylize.py"
 
@@ -46,3 +47,4 @@ onstart:
     # this invocation's batches, where the stylize jobs read them (none with batch_size 1: a stale plan
     # is removed)
     write_plan(stylize_batches()["batches"], PLAN.runs)
+    gc.set_threshold(*GC_DEFAULTS)  # collected rarely while planning (common.smk)
