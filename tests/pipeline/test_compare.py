@@ -441,7 +441,9 @@ def test_the_tiny_run_reproduces_the_committed_snapshot(tiny_run, capsys):
 def test_config_compare_with_adds_the_comparison_after_the_report(tiny_run, tmp_path):
     """A copy of the tiny run, with compare_with set: only the report and the comparison run (nothing is
     stylized or measured again); results/compare/ holds it and the report shows it."""
-    workdir = tmp_path / "tiny"
+    # beside the tiny run, at its depth: the grids' photo and painting are params holding paths relative
+    # to the working directory (nst_pipeline.plan), so a copy one folder deeper redraws the grids
+    workdir = tmp_path.parent / f"{tmp_path.name}-tiny"
     shutil.copytree(tiny_run, workdir, symlinks=True)
     config = write_config(tmp_path / "compare.yaml", compare_with=str(TINY_SNAPSHOT))
     result = snakemake(workdir, "--configfile", str(config))  # tiny.yaml and compare_with

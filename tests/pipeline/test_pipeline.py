@@ -203,9 +203,18 @@ def test_tiny_run_judges_the_findings(tiny_run):
         assert [b["budget"] for b in finding["trajectory"]] == ["B"], finding
         assert finding["settled"] is None and "no B/2 milestone" in finding["settled_text"], finding
         assert finding["check_says"] is None and finding["trajectory"][0]["judged"], finding
-    # content vs gaussian init: ~0.9 apart against a margin of 0.42; only the content run keeps the photo
-    assert by_id["F1a"]["verdict"] == "agrees" and by_id["F1b"]["verdict"] == "agrees"
-    assert set(by_id["F1b"]["numbers"]["values"]) == {"content", "gaussian"}
+    # content vs gaussian init: ~0.9 apart against a margin of 0.42
+    assert by_id["F1a"]["verdict"] == "agrees"
+    # F1b: only the content run keeps the photo (coarse SSIM ~0.84). After 3 iterations at 32 px the
+    # gaussian run's coarse SSIM (~0.14) may lie below the gate within its margin: then "inconclusive"
+    # (a near miss could be chance), else "agrees" - the verdict follows the gate's numbers
+    f1b = by_id["F1b"]["numbers"]
+    assert set(f1b["values"]) == {"content", "gaussian"}
+    gate, values = f1b["gate"], f1b["gate"]["values"]
+    assert values["content"] >= gate["min"] + gate["margin"]
+    near = gate["min"] - gate["margin"] <= values["gaussian"] < gate["min"]
+    assert values["gaussian"] < gate["min"]
+    assert by_id["F1b"]["verdict"] == ("inconclusive" if near else "agrees"), by_id["F1b"]
     t1 = by_id["T1"]["numbers"]
     assert set(t1["values"]) == {"2", "6"}
     change, margin = t1["total_change"], t1["margin"]  # the verdict follows its numbers
