@@ -202,17 +202,17 @@ def ssim_luminance(rgb_a: np.ndarray, rgb_b: np.ndarray) -> float:
     return float(structural_similarity(rgb2gray(rgb_a), rgb2gray(rgb_b), **SSIM_SETTINGS))
 
 
-def luminance_at(rgb: np.ndarray, height: int) -> np.ndarray:
-    """The luminance (as ssim_luminance) of `rgb` shrunk to `height` px (antialiased bicubic)."""
-    return rgb2gray(resize_rgb(rgb, judge_size(rgb, height)))
+def luminances_at(rgb: np.ndarray, photo: np.ndarray, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """The luminances (as ssim_luminance) of `rgb` shrunk to `height` px (antialiased bicubic) and of
+    `photo` at that same size."""
+    mine = rgb2gray(resize_rgb(rgb, judge_size(rgb, height)))
+    return mine, rgb2gray(resize_rgb(photo, (mine.shape[1], mine.shape[0])))
 
 
 def ssim_at(rgb: np.ndarray, photo: np.ndarray, height: int) -> float:
     """Luminance SSIM of both images shrunk to `height` px: the photo's coarse structure, blind to
     the brush strokes and small swirls a style lays over it (they average out when shrinking)."""
-    mine = luminance_at(rgb, height)
-    theirs = rgb2gray(resize_rgb(photo, (mine.shape[1], mine.shape[0])))
-    return float(structural_similarity(mine, theirs, **SSIM_SETTINGS))
+    return float(structural_similarity(*luminances_at(rgb, photo, height), **SSIM_SETTINGS))
 
 
 def edge_correlation(rgb: np.ndarray, photo: np.ndarray, height: int = 64) -> float:
@@ -224,8 +224,7 @@ def edge_correlation(rgb: np.ndarray, photo: np.ndarray, height: int = 64) -> fl
         blurred = ndimage.gaussian_filter(gray, 1.0)
         return np.hypot(ndimage.sobel(blurred, 0), ndimage.sobel(blurred, 1)).ravel()
 
-    mine = luminance_at(rgb, height)
-    theirs = rgb2gray(resize_rgb(photo, (mine.shape[1], mine.shape[0])))
+    mine, theirs = luminances_at(rgb, photo, height)
     return float(np.corrcoef(edges(mine), edges(theirs))[0, 1])
 
 

@@ -32,13 +32,10 @@ sys.path.insert(0, str(ROOT))
 
 from nst_pipeline import metrics  # noqa: E402
 
+sys.path.insert(0, str(HERE))
+from make_sheets import CONTENT_PHOTOS  # noqa: E402  (one list of the labelled photos)
+
 CLEAR = {"recognisable": 1, "not": 0}
-CONTENT_PHOTOS = {
-    "chelsea": "data/content/chelsea.jpg",
-    "coffee": "data/content/coffee.jpg",
-    "astronaut": "data/content/astronaut.jpg",
-    "rocket": "data/content/rocket.jpg",
-}
 # EfficientNet-Lite0's layer 4 (stride 8): the scale of VGG's relu4_2, the content layer
 EFFNET_CONTENT_LAYER = 4
 
@@ -54,7 +51,7 @@ def effnet_content_distance(judge, rgb: np.ndarray, photo: np.ndarray) -> float:
 # name -> (function(image, photo, judges) -> value, higher means more of the photo?)
 CANDIDATES = {
     "content_ssim": (lambda rgb, photo, j: metrics.ssim_luminance(rgb, photo), True),
-    "ssim_64px": (lambda rgb, photo, j: metrics.ssim_at(rgb, photo, 64), True),
+    "ssim_64px": (lambda rgb, photo, j: metrics.ssim_at(rgb, photo, metrics.COARSE_SSIM_HEIGHT), True),
     "ssim_32px": (lambda rgb, photo, j: metrics.ssim_at(rgb, photo, 32), True),
     "content_distance": (lambda rgb, photo, j: metrics.content_distance(j["vgg19"], rgb, photo), False),
     "content_distance_effnet": (lambda rgb, photo, j: effnet_content_distance(j["effnet"], rgb, photo), False),
